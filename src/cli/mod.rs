@@ -1,0 +1,39 @@
+//! The `broker-conformance` command line: one module per subcommand.
+
+mod golden;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code: everything checked passed.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: something checked failed (a conformance or verification failure).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: the command could not run (bad usage, unreadable input).
+pub const EXIT_HARNESS: u8 = 2;
+
+/// Conformance suite, test harness and reference implementation for the
+/// running-process broker protocol v1.
+#[derive(Debug, Parser)]
+#[command(name = "broker-conformance", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect and verify the frozen golden bytes.
+    #[command(subcommand)]
+    Golden(golden::GoldenCommand),
+}
+
+/// Parses the command line and runs the subcommand.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Golden(cmd) => golden::run(cmd),
+    };
+    ExitCode::from(code)
+}

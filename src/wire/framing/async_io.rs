@@ -1,0 +1,42 @@
+//! Framing over tokio streams: a thin shell around [`FrameDecoder`].
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::{FrameDecoder, FramingError, decode_frame_body, encode_frame};
+use crate::proto::v1::Frame;
+
+/// Reads one frame body, reading exactly the bytes the frame needs.
+/// Cancel-safe only between frames: dropping it mid-frame loses the bytes read.
+pub async fn read_frame_body<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    limit: u32,
+) -> Result<Bytes, FramingError> {
+    let mut decoder = FrameDecoder::with_limit(limit);
+    loop {
+        let n = reader.read(decoder.read_window()).await?;
+        if n == 0 {
+            return Err(decoder.eof_error());
+        }
+        if let Some(body) = decoder.commit(n)? {
+            return Ok(body);
+        }
+    }
+}
+
+/// Reads and decodes one frame.
+pub async fn read_frame<R: AsyncRead + Unpin + ?Sized>(
+    reader: &mut R,
+    limit: u32,
+) -> Result<Frame, FramingError> {
+    decode_frame_body(read_frame_body(reader, limit).await?)
+}
+
+/// Writes one frame, header and body in a single buffer.
+pub async fn write_frame<W: AsyncWrite + Unpin + ?Sized>(
+    writer: &mut W,
+    frame: &Frame,
+) -> Result<(), FramingError> {
+    writer.write_all(&encode_frame(frame)?).await?;
+    Ok(())
+}

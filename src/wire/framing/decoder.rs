@@ -1,0 +1,226 @@
+//! The sans-io incremental frame decoder (FRM-1…FRM-8, FRM-12).
+
+use bytes::Bytes;
+
+use super::{FrameSection, FramingError, parse_header};
+use crate::wire::constants::{FRAME_HEADER_LEN, FRAMING_VERSION, MAX_FRAME_BYTES};
+
+/// The first body allocation; later ones double, never past the declared length.
+const INITIAL_BODY_CHUNK: usize = 64 * 1024;
+
+/// Decodes frames from bytes as they arrive, without doing any I/O.
+///
+/// - It takes only the bytes the current frame still needs ([`wanted`]):
+///   first the framing byte alone, then the length, then the body, so a
+///   caller never reads past a bad byte or past the frame.
+/// - A bad framing byte fails as soon as that one byte is in (FRM-4).
+/// - An oversize length fails as soon as the header is complete, before
+///   any body memory is allocated (FRM-2).
+/// - The body buffer grows with the bytes received, doubling from 64 KiB
+///   and capped at the declared length, so a peer that declares 16 MiB and
+///   sends nothing costs nothing (FRM-12).
+///
+/// After a complete frame it starts over, ready for the next one. After an
+/// error the stream is unusable; further calls repeat the error.
+///
+/// [`wanted`]: FrameDecoder::wanted
+#[derive(Debug)]
+pub struct FrameDecoder {
+    limit: u32,
+    header: [u8; FRAME_HEADER_LEN],
+    header_filled: usize,
+    /// Declared body length; meaningful once the header is complete.
+    body_len: usize,
+    body: Vec<u8>,
+    /// Bytes of `body` received; `body` may hold a zeroed read window beyond.
+    body_filled: usize,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FrameDecoder {
+    /// A decoder accepting bodies up to [`MAX_FRAME_BYTES`].
+    pub fn new() -> Self {
+        Self::with_limit(MAX_FRAME_BYTES)
+    }
+
+    /// A decoder accepting bodies up to `limit` bytes.
+    pub fn with_limit(limit: u32) -> Self {
+        Self {
+            limit,
+            header: [0; FRAME_HEADER_LEN],
+            header_filled: 0,
+            body_len: 0,
+            body: Vec::new(),
+            body_filled: 0,
+        }
+    }
+
+    /// The body-length limit in force.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// Exactly how many more bytes complete the current section: 1 for the
+    /// framing byte, the rest of the header, then the rest of the body.
+    pub fn wanted(&self) -> usize {
+        match self.header_filled {
+            0 => 1,
+            n if n < FRAME_HEADER_LEN => FRAME_HEADER_LEN - n,
+            _ => self.body_len - self.body_filled,
+        }
+    }
+
+    /// The body length declared by the current frame's header, once known.
+    pub fn declared_len(&self) -> Option<u32> {
+        (self.header_filled == FRAME_HEADER_LEN).then_some(self.body_len as u32)
+    }
+
+    /// Bytes of the current frame received so far, header included.
+    pub fn buffered(&self) -> usize {
+        self.header_filled + self.body_filled
+    }
+
+    /// True when no byte of a frame has arrived since the last one completed.
+    pub fn is_idle(&self) -> bool {
+        self.buffered() == 0
+    }
+
+    /// Bytes of body memory currently allocated (bounded by FRM-12).
+    pub fn body_capacity(&self) -> usize {
+        self.body.capacity()
+    }
+
+    /// Feeds bytes. Consumes at most what the current frame needs and
+    /// returns how many bytes it took and, when a frame completed, its body.
+    /// Bytes it did not take belong to whatever follows the frame.
+    pub fn push(&mut self, input: &[u8]) -> Result<(usize, Option<Bytes>), FramingError> {
+        let mut consumed = 0;
+        while consumed < input.len() {
+            let take = self.wanted().min(input.len() - consumed);
+            let chunk = &input[consumed..consumed + take];
+            consumed += take;
+            if self.header_filled < FRAME_HEADER_LEN {
+                self.header[self.header_filled..self.header_filled + take].copy_from_slice(chunk);
+                self.header_filled += take;
+            } else {
+                self.body.truncate(self.body_filled);
+                self.reserve_body(take);
+                self.body.extend_from_slice(chunk);
+                self.body_filled += take;
+            }
+            if let Some(body) = self.advance()? {
+                return Ok((consumed, Some(body)));
+            }
+        }
+        // Nothing fed, or the header of a zero-length body is already in.
+        Ok((consumed, self.advance()?))
+    }
+
+    /// A buffer the caller may read stream bytes into directly; its length
+    /// never exceeds [`wanted`](Self::wanted). Follow with [`commit`](Self::commit).
+    pub fn read_window(&mut self) -> &mut [u8] {
+        if self.header_filled < FRAME_HEADER_LEN {
+            let end = self.header_filled + self.wanted();
+            return &mut self.header[self.header_filled..end];
+        }
+        if self.body.len() == self.body_filled {
+            let remaining = self.body_len - self.body_filled;
+            let chunk = remaining.min(self.body_filled.max(INITIAL_BODY_CHUNK));
+            self.reserve_body(chunk);
+            self.body.resize(self.body_filled + chunk, 0);
+        }
+        &mut self.body[self.body_filled..]
+    }
+
+    /// Records that `n` bytes were written into [`read_window`](Self::read_window).
+    /// Returns the body when the frame is complete.
+    pub fn commit(&mut self, n: usize) -> Result<Option<Bytes>, FramingError> {
+        if self.header_filled < FRAME_HEADER_LEN {
+            self.header_filled += n.min(self.wanted());
+        } else {
+            self.body_filled += n.min(self.body.len() - self.body_filled);
+        }
+        self.advance()
+    }
+
+    /// The error to report when the stream ends now (FRM-8).
+    pub fn eof_error(&self) -> FramingError {
+        if self.header_filled < FRAME_HEADER_LEN {
+            FramingError::Truncated {
+                section: FrameSection::Header,
+                received: self.header_filled,
+                expected: FRAME_HEADER_LEN,
+            }
+        } else {
+            FramingError::Truncated {
+                section: FrameSection::Body,
+                received: self.body_filled,
+                expected: self.body_len,
+            }
+        }
+    }
+
+    /// Validates what has arrived and hands out a completed body.
+    fn advance(&mut self) -> Result<Option<Bytes>, FramingError> {
+        if self.header_filled >= 1 && self.header[0] != FRAMING_VERSION {
+            return Err(FramingError::BadFramingByte {
+                found: self.header[0],
+            });
+        }
+        if self.header_filled < FRAME_HEADER_LEN {
+            return Ok(None);
+        }
+        self.body_len = parse_header(&self.header, self.limit)? as usize;
+        if self.body_filled < self.body_len {
+            return Ok(None);
+        }
+        self.body.truncate(self.body_filled);
+        let body = Bytes::from(std::mem::take(&mut self.body));
+        self.header_filled = 0;
+        self.body_filled = 0;
+        self.body_len = 0;
+        Ok(Some(body))
+    }
+
+    /// Makes room for `additional` more body bytes, growing geometrically
+    /// but never past the declared body length.
+    fn reserve_body(&mut self, additional: usize) {
+        let needed = self.body_filled + additional;
+        if needed <= self.body.capacity() {
+            return;
+        }
+        let target = needed
+            .max(self.body.capacity().saturating_mul(2))
+            .max(INITIAL_BODY_CHUNK)
+            .min(self.body_len)
+            .max(needed);
+        self.body.reserve_exact(target - self.body.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::framing::encode_header;
+
+    #[test]
+    fn window_growth_is_capped_by_declared_length() {
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&encode_header(100)).ok();
+        assert_eq!(decoder.read_window().len(), 100);
+        assert!(decoder.body_capacity() >= 100 && decoder.body_capacity() < 1024);
+    }
+
+    #[test]
+    fn large_declared_body_allocates_only_the_first_chunk() {
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&encode_header(MAX_FRAME_BYTES)).ok();
+        assert_eq!(decoder.read_window().len(), INITIAL_BODY_CHUNK);
+        assert!(decoder.body_capacity() < 2 * INITIAL_BODY_CHUNK);
+    }
+}

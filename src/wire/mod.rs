@@ -1,0 +1,20 @@
+//! The protocol's vocabulary, pure and reused by everything: constants,
+//! framing, envelope checks, grammars, Hello validation, the refusal table
+//! and frame constructors. Nothing here touches a socket except the thin
+//! std/tokio shells in [`framing::blocking`] and [`framing::async_io`].
+
+pub mod constants;
+pub mod env_vars;
+pub mod envelope;
+pub mod frames;
+pub mod framing;
+pub mod grammar;
+pub mod hello;
+pub mod payload;
+pub mod refusal;
+
+pub use constants::*;
+pub use envelope::{EnvelopeError, ReplyContext, check_envelope, decode_payload};
+pub use framing::{FrameDecoder, FramingError};
+pub use hello::{validate_hello, validate_hello_fields};
+pub use refusal::Refusal;
