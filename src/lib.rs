@@ -9,6 +9,8 @@
 //! | [`wire`] | the protocol vocabulary: framing, envelope checks, grammars, Hello validation, refusals, frame constructors — pure |
 //! | [`golden`] | the frozen golden corpus: manifest, companions, verification |
 //! | [`inspect`] | hex dumps, annotated wire dumps and hex diffs for people |
+//! | [`env`] | the environment seam (an empty variable counts as unset) |
+//! | [`paths`] | socket names of spec §13 |
 //!
 //! Protocol decisions are pure functions over bytes and state; sockets and
 //! processes live in thin shells around them.
@@ -20,8 +22,10 @@
 )]
 
 pub mod cli;
+pub mod env;
 pub mod golden;
 pub mod inspect;
+pub mod paths;
 pub mod proto;
 pub mod wire;
 
