@@ -11,6 +11,7 @@
 //! | [`inspect`] | hex dumps, annotated wire dumps and hex diffs for people |
 //! | [`env`] | the environment seam (an empty variable counts as unset) |
 //! | [`paths`] | socket names of spec §13 |
+//! | [`events`] | the lifecycle event log: append-only, hash-chained, verifiable (EVT-1…EVT-3) |
 //!
 //! Protocol decisions are pure functions over bytes and state; sockets and
 //! processes live in thin shells around them.
@@ -23,6 +24,7 @@
 
 pub mod cli;
 pub mod env;
+pub mod events;
 pub mod golden;
 pub mod inspect;
 pub mod paths;

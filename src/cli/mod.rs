@@ -1,5 +1,6 @@
 //! The `broker-conformance` command line: one module per subcommand.
 
+mod events;
 mod golden;
 
 use std::process::ExitCode;
@@ -27,6 +28,9 @@ enum Command {
     /// Inspect and verify the frozen golden bytes.
     #[command(subcommand)]
     Golden(golden::GoldenCommand),
+    /// Verify and read a lifecycle event log.
+    #[command(subcommand)]
+    Events(events::EventsCommand),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -34,6 +38,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Golden(cmd) => golden::run(cmd),
+        Command::Events(cmd) => events::run(cmd),
     };
     ExitCode::from(code)
 }
