@@ -1,6 +1,8 @@
 //! The `broker-conformance` command line: one module per subcommand.
 
 mod golden;
+#[cfg(unix)]
+mod servicedef;
 
 use std::process::ExitCode;
 
@@ -27,6 +29,10 @@ enum Command {
     /// Inspect and verify the frozen golden bytes.
     #[command(subcommand)]
     Golden(golden::GoldenCommand),
+    /// Write, show and check service definitions.
+    #[cfg(unix)]
+    #[command(subcommand)]
+    Servicedef(servicedef::ServicedefCommand),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -34,6 +40,8 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Golden(cmd) => golden::run(cmd),
+        #[cfg(unix)]
+        Command::Servicedef(cmd) => servicedef::run(cmd),
     };
     ExitCode::from(code)
 }
