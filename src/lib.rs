@@ -12,6 +12,7 @@
 //! | [`env`] | the environment seam (an empty variable counts as unset) |
 //! | [`paths`] | socket names of spec §13 |
 //! | [`events`] | the lifecycle event log: append-only, hash-chained, verifiable (EVT-1…EVT-3) |
+//! | [`definitions`] | service definitions and cache manifests on disk: checks, loader, builders, atomic writes (§10, §11) |
 //!
 //! Protocol decisions are pure functions over bytes and state; sockets and
 //! processes live in thin shells around them.
@@ -23,6 +24,7 @@
 )]
 
 pub mod cli;
+pub mod definitions;
 pub mod env;
 pub mod events;
 pub mod golden;

@@ -2,6 +2,8 @@
 
 mod events;
 mod golden;
+#[cfg(unix)]
+mod servicedef;
 
 use std::process::ExitCode;
 
@@ -31,6 +33,10 @@ enum Command {
     /// Verify and read a lifecycle event log.
     #[command(subcommand)]
     Events(events::EventsCommand),
+    /// Write, show and check service definitions.
+    #[cfg(unix)]
+    #[command(subcommand)]
+    Servicedef(servicedef::ServicedefCommand),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -39,6 +45,8 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Golden(cmd) => golden::run(cmd),
         Command::Events(cmd) => events::run(cmd),
+        #[cfg(unix)]
+        Command::Servicedef(cmd) => servicedef::run(cmd),
     };
     ExitCode::from(code)
 }

@@ -1,0 +1,439 @@
+//! The service-definition loader a broker consults on every Hello (SVC-1,
+//! SVC-2, SVC-3, SEC-3, V2-1, HEL-13, HEL-14), with a decode cache keyed by
+//! file identity.
+
+use std::collections::HashMap;
+use std::fs::{File, Metadata, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prost::Message;
+
+use super::files::{DirProblem, Generation, check_definition_dir, service_def_file_name};
+use super::service_def::{definition_problems, v2_to_v1};
+use crate::proto::{v1, v2};
+use crate::wire::grammar::validate_service_name;
+
+/// Largest definition file the loader reads (reference limit; a real
+/// definition is a few hundred bytes).
+pub const MAX_DEFINITION_BYTES: u64 = 1 << 20;
+
+/// A cached file whose last change (ctime) was less than this long before
+/// its bytes were read is "racy": its stamp alone is not trusted, and the
+/// next load re-reads it and compares bytes (decoding only on a difference).
+/// Two seconds covers the coarsest common file-system time stamps.
+pub const RACY_WINDOW: Duration = Duration::from_secs(2);
+
+/// How a successful load relates to the previous successful load of the same
+/// service by the same loader, for SERVICE_DEF_LOADED / SERVICE_DEF_CHANGED
+/// events (EVT-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefinitionChange {
+    /// This loader never served the service before.
+    FirstLoad,
+    /// Same generation and same content as last time (a rewritten file with
+    /// identical content is re-decoded but counts as unchanged).
+    Unchanged,
+    /// The generation or the content differs from last time.
+    Changed,
+}
+
+/// A definition that passed every SVC-3 check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadedDefinition {
+    /// The definition; a v2 file is converted by copying fields 1-8 (§11).
+    pub definition: v1::ServiceDefinition,
+    /// Which file it came from.
+    pub generation: Generation,
+    /// The file path (in the definition directory; a symlink is not
+    /// resolved).
+    pub path: PathBuf,
+    /// The v2 `http_server` capability (always `None` for v1 files).
+    pub http_server: Option<v2::HttpServerCapability>,
+    /// Whether it differs from the previous load.
+    pub change: DefinitionChange,
+}
+
+/// Why no definition could be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// No definition: the directory or both files are missing, or the name
+    /// is not a valid service name (HEL-13).
+    #[error("service definition was not found: no {service:?} definition in {}", .dir.display())]
+    NotFound {
+        /// The requested service.
+        service: String,
+        /// The definition directory.
+        dir: PathBuf,
+    },
+    /// A definition exists but cannot be used (HEL-14).
+    #[error("service definition could not be loaded: {detail}")]
+    Unloadable {
+        /// The file (or the directory, for SEC-3 failures).
+        path: PathBuf,
+        /// What is wrong, starting with the path; fit to follow
+        /// `service definition could not be loaded: `.
+        detail: String,
+    },
+}
+
+impl LoadError {
+    /// The reason text of the refusal (HEL-13 / HEL-14): `service definition
+    /// was not found` or `service definition could not be loaded: <detail>`.
+    pub fn refusal_reason(&self) -> String {
+        match self {
+            Self::NotFound { .. } => "service definition was not found".to_owned(),
+            Self::Unloadable { .. } => self.to_string(),
+        }
+    }
+}
+
+/// File identity and change stamp: any rewrite (a rename over, or an
+/// in-place write keeping size and mtime) changes at least one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileStamp {
+    fn of(meta: &Metadata) -> Self {
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+/// A decoded file: the v1 view plus the v2 extras.
+#[derive(Debug, Clone, PartialEq)]
+struct Decoded {
+    definition: v1::ServiceDefinition,
+    http_server: Option<v2::HttpServerCapability>,
+}
+
+#[derive(Debug, Clone)]
+struct CachedFile {
+    stamp: FileStamp,
+    /// The bytes decoded, to recognise a same-stamp rewrite while racy.
+    bytes: Vec<u8>,
+    /// The decode outcome; `Err` holds the decode error text.
+    content: Result<Decoded, String>,
+    /// When the bytes were last read and known to match the stamp.
+    verified_at: SystemTime,
+}
+
+impl CachedFile {
+    /// True while the file's last change is too close to the moment its
+    /// bytes were read for the stamp alone to prove a later change would
+    /// show: time stamps are coarse, so a rewrite in the same tick may keep
+    /// ctime (the "racy git" problem).
+    fn is_racy(&self) -> bool {
+        let (secs, nanos) = self.stamp.ctime;
+        let Ok(secs) = u64::try_from(secs) else {
+            return false;
+        };
+        let nanos = u32::try_from(nanos).unwrap_or(0);
+        let changed = UNIX_EPOCH + Duration::new(secs, nanos);
+        changed + RACY_WINDOW > self.verified_at
+    }
+}
+
+#[derive(Debug, Default)]
+struct LoaderState {
+    files: HashMap<PathBuf, CachedFile>,
+    served: HashMap<String, (Generation, Decoded)>,
+    decodes: u64,
+}
+
+/// Loads definitions from one directory, re-reading on every call (SVC-2).
+///
+/// Each [`load`](Self::load) checks the directory (SEC-3, never cached),
+/// then `<svc>.servicedef.v2`, falling back to `<svc>.servicedef` only when
+/// the v2 file does not exist (V2-1), then the SVC-3 content checks.
+///
+/// Decodes are cached per file, keyed by (device, inode, size, mtime, ctime
+/// with nanoseconds): an unchanged file is not decoded again, and any change
+/// (a rename over, an in-place rewrite keeping size and mtime) is seen on
+/// the next load. While a file's ctime is within [`RACY_WINDOW`] of when it
+/// was read, an unchanged stamp is double-checked by comparing bytes, so
+/// even a rewrite inside one time-stamp tick is seen. Safe to share across
+/// threads.
+#[derive(Debug)]
+pub struct ServiceDefinitionLoader {
+    dir: PathBuf,
+    state: Mutex<LoaderState>,
+}
+
+enum Opened {
+    Missing,
+    File(File, Metadata),
+}
+
+impl ServiceDefinitionLoader {
+    /// A loader for the definitions in `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        Self {
+            dir,
+            state: Mutex::new(LoaderState::default()),
+        }
+    }
+
+    /// The definition directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// How many files this loader has decoded (cache misses), for tests and
+    /// diagnostics.
+    pub fn decode_count(&self) -> u64 {
+        self.lock().decodes
+    }
+
+    /// Loads the definition of `service`, checks in SVC-3 order, first
+    /// failure wins: directory permissions (SEC-3, for v1 and v2 files),
+    /// decode, `service_name`, `binary_path`, `per_version_binary_dir`,
+    /// versions, isolation. A name outside `[a-z0-9-]{1,64}` is `NotFound`
+    /// and never touches the file system. Because the directory is checked
+    /// first, an insecure directory makes every name `Unloadable`, even one
+    /// with no file (as upstream's v1 path does). A dangling symlink counts
+    /// as a missing file.
+    pub fn load(&self, service: &str) -> Result<LoadedDefinition, LoadError> {
+        let not_found = || LoadError::NotFound {
+            service: service.to_owned(),
+            dir: self.dir.clone(),
+        };
+        if validate_service_name(service).is_err() {
+            return Err(not_found());
+        }
+        match check_definition_dir(&self.dir) {
+            Ok(()) => {}
+            Err(DirProblem::Missing { .. }) => return Err(not_found()),
+            Err(problem) => {
+                return Err(LoadError::Unloadable {
+                    path: self.dir.clone(),
+                    detail: problem.to_string(),
+                });
+            }
+        }
+        for generation in [Generation::V2, Generation::V1] {
+            let path = self.dir.join(service_def_file_name(service, generation));
+            match open_definition(&path) {
+                Ok(Opened::Missing) => continue,
+                Ok(Opened::File(file, meta)) => {
+                    return self.load_opened(service, generation, path, file, &meta);
+                }
+                Err(detail) => return Err(LoadError::Unloadable { path, detail }),
+            }
+        }
+        Err(not_found())
+    }
+
+    fn load_opened(
+        &self,
+        service: &str,
+        generation: Generation,
+        path: PathBuf,
+        file: File,
+        meta: &Metadata,
+    ) -> Result<LoadedDefinition, LoadError> {
+        let unloadable = |detail: String| LoadError::Unloadable {
+            path: path.clone(),
+            detail,
+        };
+        let content = self
+            .decoded(&path, generation, file, meta)
+            .map_err(&unloadable)?
+            .map_err(|e| {
+                unloadable(format!(
+                    "{}: not a valid {generation} ServiceDefinition: {e} (SVC-3)",
+                    path.display()
+                ))
+            })?;
+        if let Some(problem) = definition_problems(&content.definition, service)
+            .into_iter()
+            .next()
+        {
+            return Err(unloadable(format!("{}: {problem}", path.display())));
+        }
+        let change = {
+            let mut state = self.lock();
+            let change = match state.served.get(service) {
+                None => DefinitionChange::FirstLoad,
+                Some((g, previous)) if *g == generation && *previous == content => {
+                    DefinitionChange::Unchanged
+                }
+                Some(_) => DefinitionChange::Changed,
+            };
+            state
+                .served
+                .insert(service.to_owned(), (generation, content.clone()));
+            change
+        };
+        Ok(LoadedDefinition {
+            definition: content.definition,
+            generation,
+            path,
+            http_server: content.http_server,
+            change,
+        })
+    }
+
+    /// The decode outcome of the open file, from the cache when its stamp is
+    /// unchanged (re-reading and comparing the bytes when the stamp is too
+    /// recent to trust). The outer `Err` is an I/O or size problem.
+    fn decoded(
+        &self,
+        path: &Path,
+        generation: Generation,
+        mut file: File,
+        meta: &Metadata,
+    ) -> Result<Result<Decoded, String>, String> {
+        let stamp = FileStamp::of(meta);
+        let previous = match self.lock().files.get(path) {
+            Some(cached) if cached.stamp == stamp && !cached.is_racy() => {
+                return Ok(cached.content.clone());
+            }
+            Some(cached) if cached.stamp == stamp => Some(cached.clone()),
+            _ => None,
+        };
+        let read_at = SystemTime::now();
+        let mut bytes = Vec::new();
+        (&mut file)
+            .take(MAX_DEFINITION_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("{}: could not be read: {e}", path.display()))?;
+        if bytes.len() as u64 > MAX_DEFINITION_BYTES {
+            return Err(too_large(path, bytes.len() as u64));
+        }
+        // Cache only when the file did not change while it was read, so the
+        // stamp describes exactly these bytes.
+        let stable = file
+            .metadata()
+            .is_ok_and(|after| FileStamp::of(&after) == stamp);
+        let mut state = self.lock();
+        let content = match previous {
+            Some(previous) if previous.bytes == bytes => previous.content,
+            _ => {
+                state.decodes += 1;
+                decode(generation, &bytes)
+            }
+        };
+        if stable {
+            state.files.insert(
+                path.to_path_buf(),
+                CachedFile {
+                    stamp,
+                    bytes,
+                    content: content.clone(),
+                    verified_at: read_at,
+                },
+            );
+        } else {
+            state.files.remove(path);
+        }
+        Ok(content)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LoaderState> {
+        // The state is a cache that is consistent after every statement, so
+        // a panic elsewhere while holding the lock leaves nothing half-done.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn decode(generation: Generation, bytes: &[u8]) -> Result<Decoded, String> {
+    match generation {
+        Generation::V1 => v1::ServiceDefinition::decode(bytes)
+            .map(|definition| Decoded {
+                definition,
+                http_server: None,
+            })
+            .map_err(|e| e.to_string()),
+        Generation::V2 => v2::ServiceDefinition::decode(bytes)
+            .map(|def| Decoded {
+                definition: v2_to_v1(&def),
+                http_server: def.http_server,
+            })
+            .map_err(|e| e.to_string()),
+    }
+}
+
+fn too_large(path: &Path, len: u64) -> String {
+    format!(
+        "{}: file is {len} bytes or more, over the {MAX_DEFINITION_BYTES}-byte limit",
+        path.display()
+    )
+}
+
+/// Opens a definition file, following symlinks, without blocking (a FIFO
+/// must not hang the Hello path). Only "does not exist" is `Missing`.
+fn open_definition(path: &Path) -> Result<Opened, String> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Opened::Missing),
+        Err(e) => return Err(format!("{}: could not be opened: {e}", path.display())),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("{}: could not be examined: {e}", path.display()))?;
+    if !meta.is_file() {
+        return Err(format!("{}: is not a regular file", path.display()));
+    }
+    if meta.len() > MAX_DEFINITION_BYTES {
+        return Err(too_large(path, meta.len()));
+    }
+    Ok(Opened::File(file, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_loader_can_be_shared_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<ServiceDefinitionLoader>();
+    }
+
+    #[test]
+    fn invalid_names_are_not_found_without_touching_the_disk() {
+        let loader = ServiceDefinitionLoader::new(PathBuf::from("/nonexistent-dir"));
+        for name in ["../etc/passwd", "", "Foo", "a/b"] {
+            assert!(matches!(loader.load(name), Err(LoadError::NotFound { .. })));
+        }
+    }
+
+    #[test]
+    fn refusal_reasons_match_hel_13_and_hel_14() {
+        let not_found = LoadError::NotFound {
+            service: "x".into(),
+            dir: PathBuf::from("/d"),
+        };
+        assert_eq!(
+            not_found.refusal_reason(),
+            "service definition was not found"
+        );
+        let unloadable = LoadError::Unloadable {
+            path: PathBuf::from("/d/x.servicedef"),
+            detail: "/d/x.servicedef: boom".into(),
+        };
+        assert_eq!(
+            unloadable.refusal_reason(),
+            "service definition could not be loaded: /d/x.servicedef: boom"
+        );
+    }
+}
