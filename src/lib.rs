@@ -13,6 +13,10 @@
 //! | [`paths`] | socket names of spec §13 |
 //! | [`events`] | the lifecycle event log: append-only, hash-chained, verifiable (EVT-1…EVT-3) |
 //! | [`definitions`] | service definitions and cache manifests on disk: checks, loader, builders, atomic writes (§10, §11) |
+//! | [`broker`] | the reference broker: decisions, registry, launch, probe, admin, server, embeddable handle |
+//! | [`fake_backend`] | the scriptable fake backend (behaviours, recorder) behind `fake-backend` |
+//! | [`backend`] | the backend SDK: launch contract, listener adoption, identity probe, frame server |
+//! | `sys` | the thin OS layer: peer credentials, `/proc` facts, fd usage, passwd, randomness (unix) |
 //!
 //! Protocol decisions are pure functions over bytes and state; sockets and
 //! processes live in thin shells around them.
@@ -23,14 +27,22 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(unix)]
+pub mod backend;
+#[cfg(unix)]
+pub mod broker;
 pub mod cli;
 pub mod definitions;
 pub mod env;
 pub mod events;
+#[cfg(unix)]
+pub mod fake_backend;
 pub mod golden;
 pub mod inspect;
 pub mod paths;
 pub mod proto;
+#[cfg(unix)]
+pub mod sys;
 pub mod wire;
 
 /// The README's examples, compiled and run as doc tests.

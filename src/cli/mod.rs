@@ -3,6 +3,8 @@
 mod events;
 mod golden;
 #[cfg(unix)]
+mod serve;
+#[cfg(unix)]
 mod servicedef;
 
 use std::process::ExitCode;
@@ -37,6 +39,9 @@ enum Command {
     #[cfg(unix)]
     #[command(subcommand)]
     Servicedef(servicedef::ServicedefCommand),
+    /// Run the reference broker.
+    #[cfg(unix)]
+    Serve(serve::ServeArgs),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -47,6 +52,8 @@ pub fn main() -> ExitCode {
         Command::Events(cmd) => events::run(cmd),
         #[cfg(unix)]
         Command::Servicedef(cmd) => servicedef::run(cmd),
+        #[cfg(unix)]
+        Command::Serve(args) => serve::run(args),
     };
     ExitCode::from(code)
 }

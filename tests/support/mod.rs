@@ -40,3 +40,155 @@ impl Rng {
 pub fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden")
 }
+
+#[cfg(unix)]
+pub mod broker {
+    //! Standing up brokers, fake backends and raw exchanges for broker tests.
+
+    use std::fs;
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixStream;
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    use broker_conformance::definitions::{ServiceDefinitionBuilder, write_service_definition};
+    use broker_conformance::proto::v1::{
+        AdminReply, AdminRequest, Frame, Hello, HelloReply, Negotiated, Refused, hello_reply,
+    };
+    use broker_conformance::wire::frames::{admin_request, hello_request};
+    use broker_conformance::wire::framing::blocking::{read_frame, write_frame};
+    use broker_conformance::wire::{MAX_FRAME_BYTES, decode_payload};
+
+    /// A short temporary directory (socket paths must stay under 108 bytes).
+    pub fn short_tempdir() -> tempfile::TempDir {
+        let dir = tempfile::Builder::new()
+            .prefix("t.")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
+        dir
+    }
+
+    /// Installs the `fake-backend` executable as `<root>/bin/<name>/fake-backend`
+    /// and returns (binary, per-version dir).
+    pub fn install_fake_backend(root: &Path, name: &str) -> (PathBuf, PathBuf) {
+        let dir = root.join("bin").join(name);
+        fs::create_dir_all(&dir).expect("bin dir");
+        let binary = dir.join("fake-backend");
+        let source = Path::new(env!("CARGO_BIN_EXE_fake-backend"));
+        if fs::hard_link(source, &binary).is_err() {
+            fs::copy(source, &binary).expect("copy fake-backend");
+        }
+        (binary, dir)
+    }
+
+    /// Writes a v1 definition of `service` served by `binary` into `dir`.
+    pub fn define(dir: &Path, service: &str, binary: &Path, per_version_dir: &Path) {
+        let def = ServiceDefinitionBuilder::new(service)
+            .binary_path(binary)
+            .per_version_binary_dir(per_version_dir)
+            .build()
+            .expect("valid definition");
+        write_service_definition(dir, &def).expect("definition written");
+    }
+
+    /// A Hello for `service` / `version` with protocol range 1..1.
+    pub fn hello(service: &str, version: &str) -> Hello {
+        Hello {
+            client_min_protocol: 1,
+            client_max_protocol: 1,
+            service_name: service.into(),
+            wanted_version: version.into(),
+            ..Hello::default()
+        }
+    }
+
+    /// Connects with a read timeout so a missing reply fails the test instead of hanging it.
+    pub fn connect(endpoint: &Path) -> UnixStream {
+        let stream = UnixStream::connect(endpoint).expect("connect to the broker");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .expect("timeout");
+        stream
+    }
+
+    /// Sends one frame and reads the reply frame.
+    pub fn exchange(endpoint: &Path, frame: &Frame) -> Frame {
+        let mut stream = connect(endpoint);
+        write_frame(&mut stream, frame).expect("send");
+        read_frame(&mut stream, MAX_FRAME_BYTES).expect("reply frame")
+    }
+
+    /// Sends raw bytes and reads whatever comes back until the broker closes.
+    pub fn exchange_raw(endpoint: &Path, bytes: &[u8]) -> Vec<u8> {
+        let mut stream = connect(endpoint);
+        stream.write_all(bytes).expect("send");
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut out = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stream, &mut out);
+        out
+    }
+
+    /// The HelloReply of one Hello exchange.
+    pub fn hello_reply_for(endpoint: &Path, hello: &Hello) -> HelloReply {
+        let reply = exchange(endpoint, &hello_request(hello, 7));
+        decode_payload(&reply).expect("HelloReply")
+    }
+
+    /// The Negotiated of a Hello expected to succeed.
+    pub fn negotiate(endpoint: &Path, hello: &Hello) -> Negotiated {
+        match hello_reply_for(endpoint, hello).result {
+            Some(hello_reply::Result::Negotiated(n)) => n,
+            other => panic!(
+                "expected Negotiated for {}@{}, got {other:?}",
+                hello.service_name, hello.wanted_version
+            ),
+        }
+    }
+
+    /// The Refused of a Hello expected to fail.
+    pub fn refused(endpoint: &Path, hello: &Hello) -> Refused {
+        match hello_reply_for(endpoint, hello).result {
+            Some(hello_reply::Result::Refused(r)) => r,
+            other => panic!(
+                "expected Refused for {}@{}, got {other:?}",
+                hello.service_name, hello.wanted_version
+            ),
+        }
+    }
+
+    /// One admin exchange.
+    pub fn admin(endpoint: &Path, request: &AdminRequest) -> AdminReply {
+        let reply = exchange(endpoint, &admin_request(request, 3));
+        decode_payload(&reply).expect("AdminReply")
+    }
+
+    /// Zombie children of this process (state Z in /proc/<pid>/stat).
+    pub fn zombie_children() -> Vec<u32> {
+        let me = std::process::id();
+        let mut zombies = Vec::new();
+        for entry in fs::read_dir("/proc").expect("/proc").flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            if fields.first() == Some(&"Z")
+                && fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(me)
+            {
+                zombies.push(pid);
+            }
+        }
+        zombies
+    }
+}

@@ -1,0 +1,72 @@
+//! `fake-backend`: a scriptable backend executable for broker tests.
+//!
+//! Launched by a broker, it reads the launch contract from its environment
+//! and picks its behaviour from the service name (`fake-<behavior>`) or the
+//! wanted version's pre-release tag (`1.0.0-bind.late`). Run by hand:
+//! `fake-backend --socket PATH --behavior NAME`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use broker_conformance::backend::LaunchEnv;
+use broker_conformance::env::ProcessEnv;
+use broker_conformance::fake_backend::{Behavior, Recorder, records_dir_for, run_process};
+use clap::Parser;
+
+/// A scriptable backend for the running-process broker protocol.
+#[derive(Debug, Parser)]
+#[command(name = "fake-backend", version, about)]
+struct Args {
+    /// Serve this socket instead of reading a broker's launch environment.
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// Behaviour when run by hand [default: echo].
+    #[arg(long)]
+    behavior: Option<Behavior>,
+    /// Service name when run by hand.
+    #[arg(long, default_value = "fake-echo")]
+    service: String,
+    /// Service version when run by hand.
+    #[arg(long, default_value = "1.0.0")]
+    service_version: String,
+    /// Where to write records [default: fake-backend-records/ beside the executable].
+    #[arg(long)]
+    records: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let (env, behavior) = match &args.socket {
+        Some(socket) => {
+            let env = LaunchEnv::standalone(&args.service, &args.service_version, socket.clone());
+            (env, args.behavior.unwrap_or(Behavior::Echo))
+        }
+        None => match LaunchEnv::from_env(&ProcessEnv) {
+            Ok(env) => {
+                let behavior = args.behavior.unwrap_or_else(|| {
+                    Behavior::for_launch(&env.service_name, &env.service_version)
+                });
+                (env, behavior)
+            }
+            Err(e) => {
+                eprintln!("fake-backend: {e}; pass --socket to run without a broker");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let records = args.records.clone().or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .map(|exe| records_dir_for(&exe))
+    });
+    let recorder = records
+        .and_then(|dir| Recorder::in_dir(&dir).ok())
+        .unwrap_or_else(Recorder::disabled);
+    match run_process(&env, behavior, recorder) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("fake-backend: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

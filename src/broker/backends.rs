@@ -1,0 +1,315 @@
+//! Finding or launching the backend for a Hello (HEL-17…HEL-19, LCH,
+//! PRB, REG): the registry decides, this module launches, probes, records
+//! and reaps.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::decide::BackendKey;
+use super::launch::{
+    LaunchRequest, SpawnedBackend, remove_socket_file, resolve_binary, spawn_backend,
+};
+use super::metrics::OutcomeLabels;
+use super::probe::{ExpectedIdentity, probe_backend};
+use super::registry::{Acquire, LiveBackend};
+use super::state::{BrokerState, unix_now_ms};
+use crate::definitions::instance_id;
+use crate::paths::backend_socket_name;
+use crate::proto::v1::{EventKind, Frame, Hello, ServiceDefinition};
+use crate::sys::{blake3_file, kill, process_start_time, random_bytes};
+use crate::wire::{HANDOFF_LABEL, IDENTITY_PROBE_TIMEOUT, Refusal};
+
+/// What identifies a file's content without reading it: if none of these
+/// changed, neither did the bytes (REG-1 REF: a rebuild that keeps the size
+/// and restores the mtime still changes the ctime, and usually the inode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> io::Result<Self> {
+        let m = std::fs::metadata(path)?;
+        Ok(Self {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+}
+
+/// BLAKE3 digests of executables, recomputed only when their stamp changes.
+#[derive(Debug, Default)]
+pub struct ExecutableHashes {
+    cache: Mutex<HashMap<PathBuf, (FileStamp, [u8; 32])>>,
+}
+
+impl ExecutableHashes {
+    /// The BLAKE3 of `path`'s contents.
+    pub fn hash(&self, path: &Path) -> io::Result<[u8; 32]> {
+        let stamp = FileStamp::of(path)?;
+        if let Some((cached, hash)) = self.lock().get(path)
+            && *cached == stamp
+        {
+            return Ok(*hash);
+        }
+        let hash = blake3_file(path)?;
+        // Only trust the digest if the file did not change while it was read.
+        if FileStamp::of(path)? == stamp {
+            self.lock().insert(path.to_path_buf(), (stamp, hash));
+        }
+        Ok(hash)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (FileStamp, [u8; 32])>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The backend serving `hello` under `definition`: reused, awaited, or
+/// launched and probed (HEL-17…HEL-19, REG-1…REG-3).
+pub async fn backend_for(
+    state: &Arc<BrokerState>,
+    hello: &Hello,
+    frame: &Frame,
+    definition: &ServiceDefinition,
+    connection_id: u64,
+) -> Result<Arc<LiveBackend>, Refusal> {
+    let spawn_failed = |detail: String| Refusal::SpawnFailed { detail };
+    let binary = resolve_binary(definition).map_err(spawn_failed)?;
+    let hashes_state = Arc::clone(state);
+    let hash_path = binary.clone();
+    let exe_hash = tokio::task::spawn_blocking(move || hashes_state.hashes.hash(&hash_path))
+        .await
+        .map_err(|e| spawn_failed(format!("hashing the binary: {e}")))?
+        .map_err(|e| spawn_failed(format!("hashing {}: {e}", binary.display())))?;
+    let key = BackendKey {
+        instance: instance_id(definition),
+        service: hello.service_name.clone(),
+        version: hello.wanted_version.clone(),
+        exe_hash,
+    };
+    match state.registry.acquire(&key, Instant::now()) {
+        Acquire::Ready(backend) => Ok(backend),
+        Acquire::Wait(waiter) => waiter.outcome().await.map_err(spawn_failed),
+        Acquire::Exhausted { retry_after } => Err(Refusal::SpawnBudgetExhausted {
+            retry_after_ms: u64::try_from(retry_after.as_nanos().div_ceil(1_000_000))
+                .unwrap_or(u64::MAX),
+        }),
+        Acquire::Launch(ticket) => {
+            let handoff =
+                definition.labels.get(HANDOFF_LABEL.0).map(String::as_str) == Some(HANDOFF_LABEL.1);
+            let launched = launch(state, &key, binary, handoff, frame, connection_id).await;
+            let labels = OutcomeLabels {
+                service: key.service.clone(),
+                version: key.version.clone(),
+                outcome: if launched.is_ok() {
+                    "success"
+                } else {
+                    "failure"
+                }
+                .into(),
+            };
+            state.metrics.record_spawn(labels);
+            let (outcome, retired) = ticket.finish(launched, Instant::now());
+            for old in retired {
+                state.record(
+                    EventKind::ReplacedByNewer,
+                    &old.key.service,
+                    &format!(
+                        "pid {} replaced by a rebuilt binary; it keeps serving its clients",
+                        old.pid
+                    ),
+                    &[
+                        ("version", old.key.version.clone()),
+                        ("pid", old.pid.to_string()),
+                    ],
+                    connection_id,
+                );
+            }
+            outcome.map_err(spawn_failed)
+        }
+    }
+}
+
+/// Allocates a fresh backend socket path next to the broker socket (§13).
+fn allocate_socket(state: &BrokerState) -> Result<PathBuf, String> {
+    let dir = state
+        .config
+        .socket
+        .parent()
+        .ok_or_else(|| "the broker socket has no directory".to_owned())?;
+    let random: [u8; 16] =
+        random_bytes().map_err(|e| format!("no randomness for a socket name: {e}"))?;
+    Ok(dir.join(backend_socket_name(&state.user_hash, &random)))
+}
+
+/// LCH-1…LCH-4 then PRB-1…PRB-5; on success the reaper takes the child.
+async fn launch(
+    state: &Arc<BrokerState>,
+    key: &BackendKey,
+    binary: PathBuf,
+    handoff: bool,
+    frame: &Frame,
+    connection_id: u64,
+) -> Result<LiveBackend, String> {
+    let backend_pipe = allocate_socket(state)?;
+    let handoff_pipe = if handoff {
+        Some(allocate_socket(state)?)
+    } else {
+        None
+    };
+    let request = LaunchRequest {
+        binary: binary.clone(),
+        service: key.service.clone(),
+        version: key.version.clone(),
+        instance: key.instance.clone(),
+        backend_pipe: backend_pipe.clone(),
+        handoff_pipe: handoff_pipe.clone(),
+        owned_bind: state.config.owned_bind,
+        trace: (
+            Some(frame.traceparent.clone()),
+            Some(frame.tracestate.clone()),
+        ),
+    };
+    state.record(
+        EventKind::SpawnAttempt,
+        &key.service,
+        &format!("launching {}", binary.display()),
+        &[("version", key.version.clone())],
+        connection_id,
+    );
+    let SpawnedBackend { mut child, pid } =
+        spawn_backend(&request, &state.base_env).map_err(|detail| {
+            state.record(
+                EventKind::SpawnAttempt,
+                &key.service,
+                &format!("spawn failed: {detail}"),
+                &[],
+                connection_id,
+            );
+            detail
+        })?;
+    let start_time = process_start_time(pid).unwrap_or(0);
+    let expected = ExpectedIdentity {
+        pid,
+        exe_path: binary,
+        exe_hash: key.exe_hash,
+        boot_id: state.boot_id.clone(),
+        namespace_id: key.instance.clone(),
+        endpoint_path: backend_pipe.clone(),
+    };
+    if let Err(detail) = probe_backend(&backend_pipe, &expected, IDENTITY_PROBE_TIMEOUT).await {
+        // PRB-4: a failed probe kills the child and fails the launch.
+        let _ = kill(pid);
+        let _ = child.wait().await;
+        remove_socket_file(&backend_pipe);
+        if let Some(p) = &handoff_pipe {
+            remove_socket_file(p);
+        }
+        state.record(
+            EventKind::DiedCrash,
+            &key.service,
+            &format!("killed after a failed launch: {detail}"),
+            &[("version", key.version.clone()), ("pid", pid.to_string())],
+            connection_id,
+        );
+        return Err(detail);
+    }
+    let backend = LiveBackend {
+        key: key.clone(),
+        pid,
+        start_time,
+        backend_pipe,
+        handoff_pipe,
+        started_at_unix_ms: unix_now_ms(),
+    };
+    state.record(
+        EventKind::Spawn,
+        &key.service,
+        &format!("backend pid {pid} passed its identity probe"),
+        &[
+            ("version", key.version.clone()),
+            ("pid", pid.to_string()),
+            ("backend_pipe", backend.backend_pipe.display().to_string()),
+        ],
+        connection_id,
+    );
+    tokio::spawn(reap(Arc::clone(state), Arc::new(backend.clone()), child));
+    Ok(backend)
+}
+
+/// LCH-5: waits for the backend to exit, then records its death, prunes it
+/// from the registry (identity-guarded, REG-4) and removes its sockets.
+async fn reap(
+    state: Arc<BrokerState>,
+    backend: Arc<LiveBackend>,
+    mut child: tokio::process::Child,
+) {
+    let status = child.wait().await;
+    let stopping = state
+        .stopping
+        .lock()
+        .map(|s| s.contains(&backend.pid))
+        .unwrap_or(false);
+    let (kind, reason) = match &status {
+        _ if stopping => (
+            EventKind::DiedShutdown,
+            "stopped by the broker's shutdown".to_owned(),
+        ),
+        Ok(s) if s.success() => (EventKind::DiedIdle, "exited with status 0".to_owned()),
+        Ok(s) => (EventKind::DiedCrash, format!("exited: {s}")),
+        Err(e) => (EventKind::DiedCrash, format!("wait failed: {e}")),
+    };
+    state
+        .registry
+        .remove_if_same(&backend.key, backend.pid, backend.start_time);
+    remove_socket_file(&backend.backend_pipe);
+    if let Some(p) = &backend.handoff_pipe {
+        remove_socket_file(p);
+    }
+    tracing::info!(pid = backend.pid, service = %backend.key.service, "{reason}");
+    state.record(
+        kind,
+        &backend.key.service,
+        &reason,
+        &[
+            ("version", backend.key.version.clone()),
+            ("pid", backend.pid.to_string()),
+        ],
+        0,
+    );
+    state.backend_reaped();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_cache_sees_a_same_size_rewrite() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("bin");
+        std::fs::write(&path, b"aaaa").unwrap_or_else(|e| panic!("{e}"));
+        let hashes = ExecutableHashes::default();
+        let first = hashes.hash(&path).unwrap_or_default();
+        assert_eq!(first, *blake3::hash(b"aaaa").as_bytes());
+        std::fs::write(&path, b"bbbb").unwrap_or_else(|e| panic!("{e}"));
+        let second = hashes.hash(&path).unwrap_or_default();
+        assert_eq!(
+            second,
+            *blake3::hash(b"bbbb").as_bytes(),
+            "ctime changed, so the cache was bypassed"
+        );
+    }
+}

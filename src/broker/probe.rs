@@ -1,0 +1,173 @@
+//! The broker side of the identity probe (PRB-1…PRB-5): one attempt,
+//! bounded by 500 ms, against a freshly launched backend.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::net::UnixStream;
+use tokio::time::{Instant, timeout_at};
+
+use crate::proto::v1::DaemonProcess;
+use crate::sys::{blake3_file, process_exe, process_exists, random_bytes};
+use crate::wire::frames::{decode_probe_response, probe_request};
+use crate::wire::framing::async_io::{read_frame, write_frame};
+use crate::wire::{EXE_HASH_ALGORITHM, EXE_HASH_LEN, IDENTITY_PROBE_NONCE_LEN, MAX_FRAME_BYTES};
+
+/// What a launched backend must report about itself (PRB-3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedIdentity {
+    /// The spawned child's pid.
+    pub pid: u32,
+    /// The canonical binary path.
+    pub exe_path: PathBuf,
+    /// BLAKE3 of the binary.
+    pub exe_hash: [u8; 32],
+    /// This machine's boot id.
+    pub boot_id: String,
+    /// The instance id (the endpoint namespace).
+    pub namespace_id: String,
+    /// The allocated backend socket.
+    pub endpoint_path: PathBuf,
+}
+
+/// Wait between connect attempts while a self-binding backend starts.
+const CONNECT_RETRY: Duration = Duration::from_millis(5);
+
+/// PRB-1…PRB-5 within `budget` (500 ms by PRB-4): connect, send a fresh
+/// nonce, read the reply, compare the claimed identity, then check the
+/// process itself. Returns what failed.
+pub async fn probe_backend(
+    pipe: &Path,
+    expected: &ExpectedIdentity,
+    budget: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + budget;
+    let claimed = timeout_at(deadline, exchange(pipe, deadline))
+        .await
+        .map_err(|_| {
+            format!(
+                "identity probe timed out after {} ms (PRB-4)",
+                budget.as_millis()
+            )
+        })??;
+    compare(&claimed, expected)?;
+    check_process(expected)
+}
+
+async fn connect(pipe: &Path, deadline: Instant) -> Result<UnixStream, String> {
+    loop {
+        match UnixStream::connect(pipe).await {
+            Ok(stream) => return Ok(stream),
+            // A backend binding the pipe itself may not be listening yet.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                if Instant::now() + CONNECT_RETRY >= deadline {
+                    return Err(format!(
+                        "identity probe could not connect to {}: {e}",
+                        pipe.display()
+                    ));
+                }
+                tokio::time::sleep(CONNECT_RETRY).await;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "identity probe could not connect to {}: {e}",
+                    pipe.display()
+                ));
+            }
+        }
+    }
+}
+
+async fn exchange(pipe: &Path, deadline: Instant) -> Result<DaemonProcess, String> {
+    let mut stream = connect(pipe, deadline).await?;
+    let nonce: [u8; IDENTITY_PROBE_NONCE_LEN] =
+        random_bytes().map_err(|e| format!("no randomness for the probe nonce: {e}"))?;
+    write_frame(&mut stream, &probe_request(&nonce))
+        .await
+        .map_err(|e| format!("identity probe write failed: {e}"))?;
+    let reply = read_frame(&mut stream, MAX_FRAME_BYTES)
+        .await
+        .map_err(|e| format!("identity probe read failed: {e}"))?;
+    decode_probe_response(&reply, &nonce)
+        .map_err(|e| format!("identity probe reply rejected: {e} (PRB-2)"))
+}
+
+/// PRB-3: the claimed identity against the expected one, field by field.
+pub fn compare(claimed: &DaemonProcess, expected: &ExpectedIdentity) -> Result<(), String> {
+    let mismatch = |field: &str, got: &dyn std::fmt::Debug, want: &dyn std::fmt::Debug| {
+        Err(format!(
+            "identity probe: {field} is {got:?}, expected {want:?} (PRB-3)"
+        ))
+    };
+    let Some(endpoint) = &claimed.ipc_endpoint else {
+        return Err("identity probe: ipc_endpoint is not set (PRB-3)".into());
+    };
+    if claimed.exe_hash_algorithm != EXE_HASH_ALGORITHM {
+        return mismatch(
+            "exe_hash_algorithm",
+            &claimed.exe_hash_algorithm,
+            &EXE_HASH_ALGORITHM,
+        );
+    }
+    if claimed.exe_hash.len() != EXE_HASH_LEN {
+        return mismatch("exe_hash length", &claimed.exe_hash.len(), &EXE_HASH_LEN);
+    }
+    if claimed.pid != expected.pid {
+        return mismatch("pid", &claimed.pid, &expected.pid);
+    }
+    let want_exe = expected.exe_path.to_string_lossy();
+    if claimed.exe_path != want_exe {
+        return mismatch("exe_path", &claimed.exe_path, &want_exe);
+    }
+    if claimed.exe_hash.as_ref() != expected.exe_hash {
+        return Err("identity probe: exe_hash does not match BLAKE3 of the binary (PRB-3)".into());
+    }
+    if claimed.boot_id != expected.boot_id {
+        return mismatch("boot_id", &claimed.boot_id, &expected.boot_id);
+    }
+    if endpoint.namespace_id != expected.namespace_id {
+        return mismatch(
+            "ipc_endpoint.namespace_id",
+            &endpoint.namespace_id,
+            &expected.namespace_id,
+        );
+    }
+    let want_path = expected.endpoint_path.to_string_lossy();
+    if endpoint.path != want_path {
+        return mismatch("ipc_endpoint.path", &endpoint.path, &want_path);
+    }
+    Ok(())
+}
+
+/// PRB-5: the process itself — it exists, `/proc/<pid>/exe` canonicalizes
+/// to the binary, and that file hashes to the expected digest.
+pub fn check_process(expected: &ExpectedIdentity) -> Result<(), String> {
+    if expected.pid == 0 || !process_exists(expected.pid) {
+        return Err(format!("process {} does not exist (PRB-5)", expected.pid));
+    }
+    let exe = process_exe(expected.pid)
+        .map_err(|e| format!("/proc/{}/exe: {e} (PRB-5)", expected.pid))?;
+    if exe != expected.exe_path {
+        return Err(format!(
+            "/proc/{}/exe is {}, expected {} (PRB-5)",
+            expected.pid,
+            exe.display(),
+            expected.exe_path.display()
+        ));
+    }
+    let hash = blake3_file(Path::new(&format!("/proc/{}/exe", expected.pid)))
+        .map_err(|e| format!("hashing /proc/{}/exe: {e} (PRB-5)", expected.pid))?;
+    if hash != expected.exe_hash {
+        return Err(format!(
+            "/proc/{}/exe does not hash to the expected BLAKE3 (PRB-5)",
+            expected.pid
+        ));
+    }
+    Ok(())
+}

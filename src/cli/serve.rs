@@ -1,0 +1,128 @@
+//! `broker-conformance serve`: run the reference broker.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use tracing_subscriber::EnvFilter;
+
+use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
+use crate::broker::{ConfigOverrides, LogLevel, bind, resolve_config, server};
+use crate::env::ProcessEnv;
+use crate::sys::euid;
+use crate::wire::DEFAULT_DRAIN_DEADLINE;
+
+/// Flags of `serve`. Precedence: flag > environment > --config file > default.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Broker socket [default: the per-user shared socket of spec §13].
+    #[arg(long)]
+    socket: Option<PathBuf>,
+    /// Service definition directory [env: RUNNING_PROCESS_SERVICE_DEF_DIR].
+    #[arg(long)]
+    service_def_dir: Option<PathBuf>,
+    /// Connections served at once [default: 16384].
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Close connections that send nothing for this long [env: RUNNING_PROCESS_BROKER_HELLO_TIMEOUT_MS; default: 30000].
+    #[arg(long)]
+    hello_timeout_ms: Option<u64>,
+    /// Append lifecycle events to this file (EVT-2).
+    #[arg(long)]
+    event_log: Option<PathBuf>,
+    /// TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Log verbosity on stderr.
+    #[arg(long, value_enum)]
+    log_level: Option<LogLevel>,
+    /// Log lines as JSON objects instead of text.
+    #[arg(long)]
+    log_json: bool,
+    /// Instance id reported by admin verbs [default: shared].
+    #[arg(long)]
+    instance: Option<String>,
+    /// Stop launched backends when the broker exits (by default they outlive it, as upstream's do).
+    #[arg(long)]
+    stop_backends_on_exit: bool,
+}
+
+/// Runs the broker; exit 0 after SHUTDOWN, 1 on a serve error, 2 on bad configuration.
+pub fn run(args: ServeArgs) -> u8 {
+    let overrides = ConfigOverrides {
+        socket: args.socket,
+        service_def_dir: args.service_def_dir,
+        max_connections: args.max_connections,
+        hello_timeout_ms: args.hello_timeout_ms,
+        event_log: args.event_log,
+        config_file: args.config,
+        log_level: args.log_level,
+        instance: args.instance,
+        stop_backends_on_exit: args.stop_backends_on_exit,
+    };
+    let config = match resolve_config(&overrides, &ProcessEnv, euid()) {
+        Ok(config) => config,
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("broker-conformance serve: invalid configuration: {problem}");
+            }
+            return EXIT_HARNESS;
+        }
+    };
+    let filter = EnvFilter::new(format!(
+        "broker_conformance={}",
+        config.log_level.as_filter()
+    ));
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if args.log_json {
+        subscriber.json().init();
+    } else {
+        subscriber.init();
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("broker-conformance serve: cannot start the runtime: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let socket = config.socket.clone();
+    let result = runtime.block_on(async move {
+        let (listener, state) = bind(config)?;
+        tracing::info!(socket = %socket.display(), "serving");
+        let signals = std::sync::Arc::clone(&state);
+        tokio::spawn(async move {
+            let terminate = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate => {}
+            }
+            tracing::info!("signal received: shutting down");
+            signals.begin_shutdown(DEFAULT_DRAIN_DEADLINE);
+        });
+        server::serve(state, listener)
+            .await
+            .map_err(|source| crate::broker::BrokerError::Io {
+                what: "serving",
+                source,
+            })
+    });
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("broker-conformance serve: {e}");
+            EXIT_FAILED
+        }
+    }
+}

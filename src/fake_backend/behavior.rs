@@ -1,0 +1,157 @@
+//! The fake backend's behaviours, and how a launch picks one: from the
+//! service name (`fake-<behavior>`) or the wanted version's pre-release
+//! tag with dots for dashes (`1.0.0-bind.late`), so any broker can launch
+//! it without extra arguments.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// What a fake backend does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Behavior {
+    /// Answers the probe truthfully and echoes every request.
+    Echo,
+    /// Exits with status 3 before doing anything.
+    CrashAtStart,
+    /// Never listens or answers: the probe times out.
+    NeverBind,
+    /// Starts serving only after 800 ms, past the 500 ms probe bound.
+    BindLate,
+    /// Claims another pid in the probe reply.
+    LiePid,
+    /// Claims another executable hash.
+    LieHash,
+    /// Claims another boot id.
+    LieBootId,
+    /// Claims another endpoint path.
+    LieEndpoint,
+    /// Answers the probe, then exits with status 0.
+    ExitAfterProbe,
+    /// Answers the probe, then never answers a request.
+    Hang,
+    /// Accepts every handoff offer.
+    HandoffAccept,
+    /// Declines every handoff offer.
+    HandoffRefuse,
+    /// Acks offers with a different token.
+    HandoffWrongToken,
+    /// Acks offers with a different correlation id.
+    HandoffWrongCorrelation,
+    /// Acks offers after 6 s, past the 5 s bound.
+    HandoffLate,
+}
+
+impl Behavior {
+    /// Every behaviour, in documentation order.
+    pub const ALL: &'static [Behavior] = &[
+        Self::Echo,
+        Self::CrashAtStart,
+        Self::NeverBind,
+        Self::BindLate,
+        Self::LiePid,
+        Self::LieHash,
+        Self::LieBootId,
+        Self::LieEndpoint,
+        Self::ExitAfterProbe,
+        Self::Hang,
+        Self::HandoffAccept,
+        Self::HandoffRefuse,
+        Self::HandoffWrongToken,
+        Self::HandoffWrongCorrelation,
+        Self::HandoffLate,
+    ];
+
+    /// The behaviour's name, e.g. `bind-late`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Echo => "echo",
+            Self::CrashAtStart => "crash-at-start",
+            Self::NeverBind => "never-bind",
+            Self::BindLate => "bind-late",
+            Self::LiePid => "lie-pid",
+            Self::LieHash => "lie-hash",
+            Self::LieBootId => "lie-boot-id",
+            Self::LieEndpoint => "lie-endpoint",
+            Self::ExitAfterProbe => "exit-after-probe",
+            Self::Hang => "hang",
+            Self::HandoffAccept => "handoff-accept",
+            Self::HandoffRefuse => "handoff-refuse",
+            Self::HandoffWrongToken => "handoff-wrong-token",
+            Self::HandoffWrongCorrelation => "handoff-wrong-correlation",
+            Self::HandoffLate => "handoff-late",
+        }
+    }
+
+    /// The service name that selects this behaviour: `fake-<name>`.
+    pub fn service_name(self) -> String {
+        format!("fake-{}", self.name())
+    }
+
+    /// The pre-release tag that selects this behaviour: the name with dots.
+    pub fn pre_release(self) -> String {
+        self.name().replace('-', ".")
+    }
+
+    /// Picks the behaviour for a launch: the pre-release tag wins, then the
+    /// service name; anything else echoes.
+    pub fn for_launch(service_name: &str, version: &str) -> Self {
+        let from_version = version
+            .split_once('-')
+            .and_then(|(_, pre)| pre.replace('.', "-").parse().ok());
+        let from_service = service_name
+            .strip_prefix("fake-")
+            .and_then(|b| b.parse().ok());
+        from_version.or(from_service).unwrap_or(Self::Echo)
+    }
+
+    /// True for behaviours about handoff offers (they also echo).
+    pub fn is_handoff(self) -> bool {
+        self.name().starts_with("handoff-")
+    }
+}
+
+impl fmt::Display for Behavior {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A behaviour name that does not exist.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fake-backend behaviour {0:?}; known: {known}", known = Behavior::ALL.iter().map(|b| b.name()).collect::<Vec<_>>().join(", "))]
+pub struct UnknownBehavior(pub String);
+
+impl FromStr for Behavior {
+    type Err = UnknownBehavior;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| UnknownBehavior(s.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::grammar::{validate_service_name, validate_version};
+
+    #[test]
+    fn every_behaviour_is_reachable_through_valid_names_and_versions() {
+        for b in Behavior::ALL {
+            assert!(validate_service_name(&b.service_name()).is_ok(), "{b}");
+            let version = format!("1.0.0-{}", b.pre_release());
+            assert!(validate_version(&version).is_ok(), "{version}");
+            assert_eq!(Behavior::for_launch("any", &version), *b);
+            assert_eq!(Behavior::for_launch(&b.service_name(), "1.0.0"), *b);
+        }
+        assert_eq!(Behavior::for_launch("zccache", "1.0.0"), Behavior::Echo);
+        assert_eq!(
+            Behavior::for_launch("fake-hang", "1.0.0-rc.1"),
+            Behavior::Hang,
+            "unknown tags fall back"
+        );
+    }
+}

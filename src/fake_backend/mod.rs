@@ -1,0 +1,12 @@
+//! Fake backends: a scriptable backend any broker can launch (the
+//! `fake-backend` executable in `fake_backends/`), choosing its behaviour
+//! from the service name or the wanted version's pre-release tag, and
+//! recording what it saw where a test can read it.
+
+mod behavior;
+mod recorder;
+mod run;
+
+pub use behavior::{Behavior, UnknownBehavior};
+pub use recorder::{Record, Recorder, read_records, records_dir_for};
+pub use run::{BIND_LATE_DELAY, FakeBackendError, FakeHandler, claimed_identity, run_process};

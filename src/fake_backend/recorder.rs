@@ -1,0 +1,140 @@
+//! What a fake backend saw, as JSON lines a test can read: one file per
+//! process in a records directory.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+/// One thing a fake backend saw or did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Record {
+    /// The process started.
+    Started {
+        /// Its pid.
+        pid: u32,
+        /// The behaviour chosen.
+        behavior: String,
+        /// The service it was launched for.
+        service: String,
+        /// The version it serves.
+        version: String,
+        /// Its socket path.
+        backend_pipe: String,
+        /// `inherited` or `bound` (LCH-3).
+        listener: String,
+        /// Its whole environment, sorted (LCH-2 is checked against it).
+        environment: Vec<(String, String)>,
+        /// Its arguments after the program name.
+        args: Vec<String>,
+    },
+    /// An identity probe arrived.
+    Probe {
+        /// The probe's request id.
+        request_id: u64,
+        /// Whether it was answered.
+        answered: bool,
+    },
+    /// A request frame arrived.
+    Frame {
+        /// Its payload protocol.
+        payload_protocol: u32,
+        /// Its request id.
+        request_id: u64,
+        /// The framed bytes in hex.
+        hex: String,
+    },
+    /// A handoff offer arrived with a descriptor.
+    HandoffOffer {
+        /// The offered token in hex.
+        token: String,
+        /// The correlation id.
+        correlation_id: u64,
+        /// The frame's request id.
+        request_id: u64,
+        /// The service named in the offer.
+        service: String,
+        /// Whether a descriptor came with it.
+        with_fd: bool,
+        /// Whether the offer payload began with 08 00.
+        explicit_handle: bool,
+    },
+    /// The ack sent for an offer.
+    HandoffAck {
+        /// Whether it accepted.
+        accepted: bool,
+    },
+}
+
+/// Appends records for one process.
+#[derive(Debug)]
+pub struct Recorder {
+    file: Option<Mutex<File>>,
+}
+
+impl Recorder {
+    /// Records nothing.
+    pub fn disabled() -> Self {
+        Self { file: None }
+    }
+
+    /// Records into `dir/<pid>.jsonl` (the directory is created).
+    pub fn in_dir(dir: &Path) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{}.jsonl", std::process::id()));
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Self {
+            file: Some(Mutex::new(file)),
+        })
+    }
+
+    /// Appends one record; failures are ignored (recording is best effort).
+    pub fn record(&self, record: &Record) {
+        let Some(file) = &self.file else { return };
+        if let Ok(mut line) = serde_json::to_string(record) {
+            line.push('\n');
+            if let Ok(mut f) = file.lock() {
+                let _ = f.write_all(line.as_bytes());
+            }
+        }
+    }
+}
+
+/// The records directory beside a fake-backend executable.
+pub fn records_dir_for(executable: &Path) -> PathBuf {
+    executable
+        .parent()
+        .unwrap_or(Path::new("/"))
+        .join("fake-backend-records")
+}
+
+/// Every record in `dir`, by pid.
+pub fn read_records(dir: &Path) -> io::Result<Vec<(u32, Vec<Record>)>> {
+    let mut all = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(all),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        let Some(pid) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let records = BufReader::new(File::open(&path)?)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| serde_json::from_str(&l).ok())
+            .collect();
+        all.push((pid, records));
+    }
+    all.sort_by_key(|(pid, _)| *pid);
+    Ok(all)
+}

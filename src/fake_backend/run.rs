@@ -1,0 +1,159 @@
+//! Running a fake backend process: the launch contract through the backend
+//! SDK, with each behaviour's twist.
+
+use std::io;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::behavior::Behavior;
+use super::recorder::{Record, Recorder};
+use crate::backend::{
+    BackendIdentity, BackendListener, ConnectionHandler, Flow, LaunchEnv, ListenerSource,
+    ProbeAnswer, serve,
+};
+use crate::inspect::to_hex;
+use crate::proto::v1::{DaemonProcess, Frame, FrameKind};
+use crate::wire::framing::blocking::write_frame;
+use crate::wire::framing::encode_frame;
+
+/// How long `bind-late` waits before serving: past the 500 ms probe bound.
+pub const BIND_LATE_DELAY: Duration = Duration::from_millis(800);
+
+/// Why a fake backend could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum FakeBackendError {
+    /// Setting up the listener or the identity failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// The step.
+        what: &'static str,
+        /// The failure.
+        source: io::Error,
+    },
+}
+
+/// The identity a behaviour claims in probe replies.
+pub fn claimed_identity(behavior: Behavior, truth: &DaemonProcess) -> DaemonProcess {
+    let mut claim = truth.clone();
+    match behavior {
+        Behavior::LiePid => claim.pid = truth.pid.wrapping_add(1),
+        Behavior::LieHash => {
+            claim.exe_hash = Bytes::from(truth.exe_hash.iter().map(|b| !b).collect::<Vec<u8>>());
+        }
+        Behavior::LieBootId => claim.boot_id = "00000000-0000-0000-0000-000000000000".into(),
+        Behavior::LieEndpoint => {
+            if let Some(endpoint) = claim.ipc_endpoint.as_mut() {
+                endpoint.path.push_str(".elsewhere");
+            }
+        }
+        _ => {}
+    }
+    claim
+}
+
+/// The per-connection behaviour of a serving fake backend.
+pub struct FakeHandler {
+    behavior: Behavior,
+    recorder: Arc<Recorder>,
+    /// Exit the process after answering a probe (`exit-after-probe`); only
+    /// meaningful when the fake backend is its own process.
+    exit_after_probe: bool,
+}
+
+impl FakeHandler {
+    /// A handler for `behavior`.
+    pub fn new(behavior: Behavior, recorder: Arc<Recorder>, own_process: bool) -> Self {
+        Self {
+            behavior,
+            recorder,
+            exit_after_probe: own_process && behavior == Behavior::ExitAfterProbe,
+        }
+    }
+}
+
+impl ConnectionHandler for FakeHandler {
+    fn on_frame(&self, frame: Frame, stream: &mut UnixStream) -> io::Result<Flow> {
+        self.recorder.record(&Record::Frame {
+            payload_protocol: frame.payload_protocol,
+            request_id: frame.request_id,
+            hex: encode_frame(&frame).map(|b| to_hex(&b)).unwrap_or_default(),
+        });
+        if self.behavior == Behavior::Hang {
+            return Ok(Flow::Continue);
+        }
+        let reply = Frame {
+            kind: FrameKind::Response as i32,
+            ..frame
+        };
+        write_frame(stream, &reply).map_err(io::Error::other)?;
+        Ok(Flow::Continue)
+    }
+
+    fn on_probe(&self, request: &Frame, identity: &BackendIdentity) -> ProbeAnswer {
+        self.recorder.record(&Record::Probe {
+            request_id: request.request_id,
+            answered: true,
+        });
+        ProbeAnswer::Reply(claimed_identity(self.behavior, identity.daemon_process()))
+    }
+
+    fn after_probe(&self) -> Flow {
+        if self.exit_after_probe {
+            std::process::exit(0);
+        }
+        Flow::Continue
+    }
+}
+
+/// Runs a fake backend in this process per the launch contract; returns
+/// the process exit code for behaviours that end on their own.
+pub fn run_process(
+    env: &LaunchEnv,
+    behavior: Behavior,
+    recorder: Recorder,
+) -> Result<i32, FakeBackendError> {
+    let recorder = Arc::new(recorder);
+    let started = |listener: &str| Record::Started {
+        pid: std::process::id(),
+        behavior: behavior.name().into(),
+        service: env.service_name.clone(),
+        version: env.service_version.clone(),
+        backend_pipe: env.backend_pipe.display().to_string(),
+        listener: listener.into(),
+        environment: {
+            let mut vars: Vec<(String, String)> = std::env::vars().collect();
+            vars.sort();
+            vars
+        },
+        args: std::env::args().skip(1).collect(),
+    };
+    match behavior {
+        Behavior::CrashAtStart => {
+            recorder.record(&started("none"));
+            return Ok(3);
+        }
+        Behavior::NeverBind => {
+            recorder.record(&started("none"));
+            loop {
+                thread::park();
+            }
+        }
+        Behavior::BindLate => thread::sleep(BIND_LATE_DELAY),
+        _ => {}
+    }
+    let io = |what| move |source| FakeBackendError::Io { what, source };
+    let listener = BackendListener::adopt_or_bind(env).map_err(io("getting the listener"))?;
+    recorder.record(&started(match listener.source {
+        ListenerSource::Inherited(_) => "inherited",
+        ListenerSource::Bound => "bound",
+    }));
+    let identity =
+        Arc::new(BackendIdentity::of_this_process(env).map_err(io("computing the identity"))?);
+    let handler = Arc::new(FakeHandler::new(behavior, Arc::clone(&recorder), true));
+    serve(listener.listener, identity, handler).map_err(io("serving"))?;
+    Ok(0)
+}

@@ -1,0 +1,252 @@
+//! The thin layer over the operating system that the broker and backends
+//! need: credentials, process facts from `/proc`, file-descriptor usage,
+//! the user's passwd entry and randomness. Unix only.
+
+use std::ffi::CStr;
+use std::fs;
+use std::io;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use rustix::process::{Pid, Resource, Rlimit, Signal};
+
+/// The effective uid of this process.
+pub fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// What the kernel says about the peer of a connected Unix socket (SO_PEERCRED).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerCredentials {
+    /// The peer's pid at connect time.
+    pub pid: u32,
+    /// The peer's effective uid.
+    pub uid: u32,
+    /// The peer's effective gid.
+    pub gid: u32,
+}
+
+/// Reads SO_PEERCRED of a connected Unix socket (SEC-1, HEL-11).
+pub fn peer_credentials(socket: impl AsFd) -> io::Result<PeerCredentials> {
+    let cred = rustix::net::sockopt::socket_peercred(socket)?;
+    Ok(PeerCredentials {
+        pid: cred.pid.as_raw_nonzero().get() as u32,
+        uid: cred.uid.as_raw(),
+        gid: cred.gid.as_raw(),
+    })
+}
+
+/// `n` bytes from the kernel's random source (handoff tokens, probe nonces,
+/// backend socket names).
+pub fn random_bytes<const N: usize>() -> io::Result<[u8; N]> {
+    let mut buf = [0u8; N];
+    let mut filled = 0;
+    while filled < N {
+        filled +=
+            rustix::rand::getrandom(&mut buf[filled..], rustix::rand::GetRandomFlags::empty())?;
+    }
+    Ok(buf)
+}
+
+fn pid_of(pid: u32) -> io::Result<Pid> {
+    i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{pid} is not a valid pid"),
+            )
+        })
+}
+
+/// True when a process with this pid exists (it may be a zombie).
+pub fn process_exists(pid: u32) -> bool {
+    pid_of(pid).is_ok_and(|p| rustix::process::test_kill_process(p).is_ok())
+}
+
+/// Sends SIGKILL to a process.
+pub fn kill(pid: u32) -> io::Result<()> {
+    Ok(rustix::process::kill_process(pid_of(pid)?, Signal::KILL)?)
+}
+
+/// Sends SIGTERM to a process.
+pub fn terminate(pid: u32) -> io::Result<()> {
+    Ok(rustix::process::kill_process(pid_of(pid)?, Signal::TERM)?)
+}
+
+/// The start time of a process in clock ticks since boot (`/proc/<pid>/stat`
+/// field 22): with the pid, it identifies one process across pid reuse (REG-4).
+pub fn process_start_time(pid: u32) -> io::Result<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces and parentheses: the fields
+    // after it start past the last ')'.
+    let rest = stat.rsplit_once(')').map(|(_, rest)| rest).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("/proc/{pid}/stat has no ')'"),
+        )
+    })?;
+    // `rest` starts at field 3 (state); field 22 is the 20th from there.
+    rest.split_whitespace()
+        .nth(19)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("/proc/{pid}/stat has no start time"),
+            )
+        })
+}
+
+/// The canonical path of a process's executable (`/proc/<pid>/exe`, PRB-5).
+pub fn process_exe(pid: u32) -> io::Result<PathBuf> {
+    fs::canonicalize(format!("/proc/{pid}/exe"))
+}
+
+/// Open descriptors and the soft limit of this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdUsage {
+    /// Descriptors open now.
+    pub open: u64,
+    /// RLIMIT_NOFILE soft limit (`u64::MAX` when unlimited).
+    pub limit: u64,
+}
+
+impl FdUsage {
+    /// `open / limit`, 0 when unlimited.
+    pub fn ratio(&self) -> f64 {
+        if self.limit == u64::MAX || self.limit == 0 {
+            0.0
+        } else {
+            self.open as f64 / self.limit as f64
+        }
+    }
+}
+
+/// Counts this process's open descriptors (`/proc/self/fd`) and reads the limit.
+pub fn fd_usage() -> io::Result<FdUsage> {
+    // read_dir itself holds one descriptor while counting.
+    let open = fs::read_dir("/proc/self/fd")?.count().saturating_sub(1) as u64;
+    Ok(FdUsage {
+        open,
+        limit: fd_limit(),
+    })
+}
+
+/// The RLIMIT_NOFILE soft limit (`u64::MAX` when unlimited).
+pub fn fd_limit() -> u64 {
+    rustix::process::getrlimit(Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX)
+}
+
+/// Raises the RLIMIT_NOFILE soft limit to the hard limit; returns the new
+/// soft limit. A broker holding thousands of connections needs this.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    let limit = rustix::process::getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        rustix::process::setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: limit.maximum,
+                maximum: limit.maximum,
+            },
+        )?;
+    }
+    Ok(fd_limit())
+}
+
+/// A passwd entry: what LCH-2 passes to backends as USER, LOGNAME, HOME, SHELL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserAccount {
+    /// Login name.
+    pub name: String,
+    /// Home directory.
+    pub home: PathBuf,
+    /// Login shell.
+    pub shell: PathBuf,
+}
+
+/// Looks up the passwd entry of `uid` through the C library (so NSS sources
+/// count); `None` when there is none.
+pub fn user_account(uid: u32) -> io::Result<Option<UserAccount>> {
+    let mut buf = vec![0u8; 4096];
+    loop {
+        // SAFETY: `passwd` is plain data the call fills in; `buf` outlives the
+        // call and its length is passed; `result` is written by the call.
+        let mut passwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = unsafe {
+            libc::getpwuid_r(
+                uid,
+                &mut passwd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        if result.is_null() {
+            return Ok(None);
+        }
+        let text = |p: *const libc::c_char| -> String {
+            if p.is_null() {
+                String::new()
+            } else {
+                // SAFETY: on success the fields point at NUL-terminated
+                // strings inside `buf`, which is still alive.
+                unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+            }
+        };
+        return Ok(Some(UserAccount {
+            name: text(passwd.pw_name),
+            home: PathBuf::from(text(passwd.pw_dir)),
+            shell: PathBuf::from(text(passwd.pw_shell)),
+        }));
+    }
+}
+
+/// BLAKE3 of a file's contents, read in a streaming fashion (PRB-3, REG-1).
+pub fn blake3_file(path: &Path) -> io::Result<[u8; 32]> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(fs::File::open(path)?)?;
+    Ok(*hasher.finalize().as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_facts_about_this_process() {
+        let me = std::process::id();
+        assert!(process_exists(me));
+        assert!(process_start_time(me).is_ok_and(|t| t > 0));
+        assert_eq!(
+            process_exe(me).ok(),
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.canonicalize().ok())
+        );
+        let usage = fd_usage().unwrap_or(FdUsage { open: 0, limit: 0 });
+        assert!(usage.open >= 3 && usage.limit > usage.open, "{usage:?}");
+        assert!(user_account(euid()).is_ok_and(|a| a.is_some_and(|a| !a.name.is_empty())));
+        let a: [u8; 16] = random_bytes().unwrap_or_default();
+        let b: [u8; 16] = random_bytes().unwrap_or_default();
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn unknown_pids_do_not_exist() {
+        assert!(!process_exists(0));
+        assert!(!process_exists(u32::MAX));
+        assert!(process_start_time(u32::MAX).is_err());
+    }
+}
