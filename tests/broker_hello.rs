@@ -457,3 +457,18 @@ fn a_rebuilt_binary_is_a_new_key_and_supersedes_the_old_backend() {
         "REG-5 event"
     );
 }
+
+#[test]
+fn dropping_the_embedded_broker_stops_and_reaps_its_backends() {
+    let root = short_tempdir();
+    let pid = {
+        let broker = EmbeddedBroker::start().expect("broker");
+        let (binary, dir) = install_fake_backend(root.path(), "drop");
+        define(broker.service_def_dir(), "fake-echo", &binary, &dir);
+        negotiate(broker.endpoint(), &hello("fake-echo", "1.0.0"));
+        let records = read_records(&dir.join("fake-backend-records")).expect("records");
+        records[0].0
+    };
+    assert!(!broker_conformance::sys::process_exists(pid), "the backend was stopped and reaped with the broker");
+    assert!(zombie_children().is_empty());
+}

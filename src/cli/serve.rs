@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
@@ -93,30 +94,27 @@ pub fn run(args: ServeArgs) -> u8 {
     let socket = config.socket.clone();
     let result = runtime.block_on(async move {
         let (listener, state) = bind(config)?;
-        tracing::info!(socket = %socket.display(), "serving");
+        // Handlers go in before "serving" is announced, so a signal sent by
+        // whoever waited for that line is never lost.
+        let signal_error = |source| crate::broker::BrokerError::Io {
+            what: "installing signal handlers",
+            source,
+        };
+        let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
         let signals = std::sync::Arc::clone(&state);
         tokio::spawn(async move {
-            let terminate = async {
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(mut s) => {
-                        s.recv().await;
-                    }
-                    Err(_) => std::future::pending::<()>().await,
-                }
-            };
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate => {}
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
             }
             tracing::info!("signal received: shutting down");
             signals.begin_shutdown(DEFAULT_DRAIN_DEADLINE);
         });
+        tracing::info!(socket = %socket.display(), "serving");
         server::serve(state, listener)
             .await
-            .map_err(|source| crate::broker::BrokerError::Io {
-                what: "serving",
-                source,
-            })
+            .map_err(|source| crate::broker::BrokerError::Io { what: "serving", source })
     });
     match result {
         Ok(()) => EXIT_OK,

@@ -192,3 +192,144 @@ pub mod broker {
         zombies
     }
 }
+
+#[cfg(unix)]
+pub mod serve {
+    //! `broker-conformance serve` as a child process, for tests that need a
+    //! broker in its own process (exit codes, signals, descriptor limits).
+
+    use std::io::{BufRead, BufReader};
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, ExitStatus, Stdio};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use broker_conformance::wire::env_vars;
+
+    /// A `serve` child; killed when dropped.
+    pub struct ServeProcess {
+        pub child: Child,
+        pub socket: PathBuf,
+        stderr_lines: mpsc::Receiver<String>,
+        pub stderr: Vec<String>,
+    }
+
+    /// The `broker-conformance` executable.
+    pub fn binary() -> &'static str {
+        env!("CARGO_BIN_EXE_broker-conformance")
+    }
+
+    /// A `serve` command for `socket` with definitions in `defs`, root allowed.
+    pub fn serve_command(socket: &Path, defs: &Path) -> Command {
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve")
+            .arg("--socket")
+            .arg(socket)
+            .arg("--service-def-dir")
+            .arg(defs)
+            .arg("--log-level")
+            .arg("info")
+            .env(env_vars::ALLOW_PRIVILEGED, "1")
+            .env_remove(env_vars::SERVICE_DEF_DIR)
+            .env_remove(env_vars::HELLO_TIMEOUT_MS)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    impl ServeProcess {
+        /// Spawns `command` and waits (bounded) for its "serving" log line.
+        pub fn start(mut command: Command, socket: &Path) -> Self {
+            let mut child = command.spawn().expect("spawn serve");
+            let stderr = child.stderr.take().expect("stderr piped");
+            let (tx, rx) = mpsc::channel();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+            let mut process = Self {
+                child,
+                socket: socket.to_path_buf(),
+                stderr_lines: rx,
+                stderr: Vec::new(),
+            };
+            process.wait_for_line("serving", Duration::from_secs(30));
+            process
+        }
+
+        /// Waits for a stderr line containing `needle`.
+        pub fn wait_for_line(&mut self, needle: &str, timeout: Duration) -> String {
+            let deadline = Instant::now() + timeout;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.stderr_lines.recv_timeout(left) {
+                    Ok(line) => {
+                        self.stderr.push(line.clone());
+                        if line.contains(needle) {
+                            return line;
+                        }
+                    }
+                    Err(_) => panic!("no stderr line with {needle:?}; got:\n{}", self.stderr.join("\n")),
+                }
+            }
+        }
+
+        /// Waits (bounded) for the process to exit.
+        pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+            wait_child(&mut self.child, timeout)
+        }
+
+        /// The child's pid.
+        pub fn pid(&self) -> u32 {
+            self.child.id()
+        }
+    }
+
+    impl Drop for ServeProcess {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    /// Waits for `child` to exit, killing it and failing after `timeout`.
+    pub fn wait_child(child: &mut Child, timeout: Duration) -> ExitStatus {
+        let pid = child.id();
+        let (tx, rx) = mpsc::channel();
+        // waitpid blocks; do it on a thread so the wait has a deadline.
+        let handle = std::thread::spawn(move || {
+            let mut status = 0;
+            // SAFETY: waitpid on our own child's pid with a valid out pointer.
+            let rc = unsafe { libc::waitpid(pid as i32, &mut status, 0) };
+            let _ = tx.send((rc, status));
+        });
+        match rx.recv_timeout(timeout) {
+            Ok((rc, status)) if rc == pid as i32 => {
+                let _ = handle.join();
+                std::os::unix::process::ExitStatusExt::from_raw(status)
+            }
+            _ => {
+                let _ = child.kill();
+                panic!("process {pid} did not exit within {timeout:?}");
+            }
+        }
+    }
+
+    /// Runs a command to completion (bounded) and returns its status and stderr.
+    pub fn run_to_end(mut command: Command, timeout: Duration) -> (ExitStatus, String) {
+        command.stdout(Stdio::null()).stderr(Stdio::piped()).stdin(Stdio::null());
+        let mut child = command.spawn().expect("spawn");
+        let stderr = child.stderr.take().expect("stderr");
+        let reader = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text);
+            text
+        });
+        let status = wait_child(&mut child, timeout);
+        (status, reader.join().unwrap_or_default())
+    }
+}
