@@ -9,7 +9,7 @@
 //! | [`wire`] | the protocol vocabulary: framing, envelope checks, grammars, Hello validation, refusals, frame constructors — pure |
 //! | [`golden`] | the frozen golden corpus: manifest, companions, verification |
 //! | [`inspect`] | hex dumps, annotated wire dumps and hex diffs for people |
-//! | [`env`] | the environment seam (an empty variable counts as unset) |
+//! | [`env`](mod@env) | the environment seam (an empty variable counts as unset) |
 //! | [`paths`] | socket names of spec §13 |
 //! | [`events`] | the lifecycle event log: append-only, hash-chained, verifiable (EVT-1…EVT-3) |
 //! | [`definitions`] | service definitions and cache manifests on disk: checks, loader, builders, atomic writes (§10, §11) |

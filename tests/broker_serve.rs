@@ -35,17 +35,39 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
 fn serve_by_hand_answers_status_and_leaves_no_socket_after_shutdown() {
     let (_dir, socket, defs) = setup();
     let mut broker = ServeProcess::start(serve_command(&socket, &defs), &socket);
-    let mode = fs::metadata(socket.parent().expect("dir")).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    let mode = fs::metadata(socket.parent().expect("dir"))
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0);
     assert_eq!(mode, 0o700, "SEC-2: the missing directory was created 0700");
-    let socket_mode = fs::metadata(&socket).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    let socket_mode = fs::metadata(&socket)
+        .map(|m| m.permissions().mode() & 0o777)
+        .unwrap_or(0);
     assert_eq!(socket_mode, 0o600, "SEC-2: the socket is 0600");
-    let status = admin(&socket, &AdminRequest { verb: AdminVerb::Status as i32, ..Default::default() });
-    assert_eq!(status.body, "broker_instance: shared\naccepting_hello: true\n");
-    let bye = admin(&socket, &AdminRequest { verb: AdminVerb::Shutdown as i32, ..Default::default() });
+    let status = admin(
+        &socket,
+        &AdminRequest {
+            verb: AdminVerb::Status as i32,
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        status.body,
+        "broker_instance: shared\naccepting_hello: true\n"
+    );
+    let bye = admin(
+        &socket,
+        &AdminRequest {
+            verb: AdminVerb::Shutdown as i32,
+            ..Default::default()
+        },
+    );
     assert_eq!(bye.body, "broker shutting down\n");
     let status = broker.wait_exit(Duration::from_secs(30));
     assert_eq!(status.code(), Some(0), "ADM-7: exit 0");
-    assert!(!socket.exists(), "ADM-7 / SEC-2: the socket file is removed");
+    assert!(
+        !socket.exists(),
+        "ADM-7 / SEC-2: the socket file is removed"
+    );
 }
 
 #[test]
@@ -68,7 +90,10 @@ fn root_is_refused_without_the_opt_in() {
     cmd.env_remove(env_vars::ALLOW_PRIVILEGED);
     let (status, stderr) = run_to_end(cmd, Duration::from_secs(30));
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("refusing to run as root") && stderr.contains(env_vars::ALLOW_PRIVILEGED), "{stderr}");
+    assert!(
+        stderr.contains("refusing to run as root") && stderr.contains(env_vars::ALLOW_PRIVILEGED),
+        "{stderr}"
+    );
     assert!(!socket.exists());
 }
 
@@ -76,10 +101,15 @@ fn root_is_refused_without_the_opt_in() {
 fn invalid_configuration_exits_2_with_one_line_per_problem() {
     let (_dir, socket, defs) = setup();
     let mut cmd = serve_command(&socket, &defs);
-    cmd.arg("--max-connections").arg("0").env(env_vars::OWNED_BIND, "sometimes");
+    cmd.arg("--max-connections")
+        .arg("0")
+        .env(env_vars::OWNED_BIND, "sometimes");
     let (status, stderr) = run_to_end(cmd, Duration::from_secs(30));
     assert_eq!(status.code(), Some(2), "{stderr}");
-    let problems: Vec<&str> = stderr.lines().filter(|l| l.contains("invalid configuration")).collect();
+    let problems: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("invalid configuration"))
+        .collect();
     assert_eq!(problems.len(), 2, "{stderr}");
 }
 
@@ -91,7 +121,10 @@ fn an_unsafe_socket_directory_is_refused() {
     fs::set_permissions(&run, fs::Permissions::from_mode(0o755)).expect("chmod");
     let (status, stderr) = run_to_end(serve_command(&socket, &defs), Duration::from_secs(30));
     assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("mode 755") && stderr.contains("SEC-2"), "{stderr}");
+    assert!(
+        stderr.contains("mode 755") && stderr.contains("SEC-2"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -102,7 +135,11 @@ fn a_stale_socket_is_replaced_and_a_live_one_refused() {
     fs::set_permissions(&run, fs::Permissions::from_mode(0o700)).expect("chmod");
     drop(std::os::unix::net::UnixListener::bind(&socket).expect("stale socket"));
     let _live = ServeProcess::start(serve_command(&socket, &defs), &socket);
-    assert_eq!(refused(&socket, &hello("nobody", "1.0.0")).code, ErrorCode::ErrorServiceUnknown as i32, "SEC-6");
+    assert_eq!(
+        refused(&socket, &hello("nobody", "1.0.0")).code,
+        ErrorCode::ErrorServiceUnknown as i32,
+        "SEC-6"
+    );
     let (status, stderr) = run_to_end(serve_command(&socket, &defs), Duration::from_secs(30));
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("another broker is listening"), "{stderr}");
@@ -110,7 +147,9 @@ fn a_stale_socket_is_replaced_and_a_live_one_refused() {
 
 /// The code of the HelloReply on `stream` after sending a Hello for an unknown service.
 fn hello_code(mut stream: UnixStream) -> (i32, u64) {
-    stream.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
     write_frame(&mut stream, &hello_request(&hello("nobody", "1.0.0"), 1)).expect("send");
     let frame = read_frame(&mut stream, MAX_FRAME_BYTES).expect("reply");
     let reply: HelloReply = decode_payload(&frame).expect("HelloReply");
@@ -127,7 +166,10 @@ fn descriptor_exhaustion_demotes_to_fd_pressure_and_recovers() {
     // SAFETY: setrlimit is async-signal-safe; it only lowers this child's limit.
     unsafe {
         cmd.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: 64, rlim_max: 64 };
+            let limit = libc::rlimit {
+                rlim_cur: 64,
+                rlim_max: 64,
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == -1 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -136,18 +178,37 @@ fn descriptor_exhaustion_demotes_to_fd_pressure_and_recovers() {
     }
     let _broker = ServeProcess::start(cmd, &socket);
     // More silent connections than the broker has descriptors for.
-    let held: Vec<UnixStream> = (0..120).map(|_| UnixStream::connect(&socket).expect("connect")).collect();
+    let held: Vec<UnixStream> = (0..120)
+        .map(|_| UnixStream::connect(&socket).expect("connect"))
+        .collect();
     let codes: Vec<(i32, u64)> = held.into_iter().map(hello_code).collect();
-    let pressure = codes.iter().filter(|(c, _)| *c == ErrorCode::ErrorFdPressure as i32).count();
-    assert!(pressure > 0, "ENV-3: some Hellos met FD_PRESSURE: {codes:?}");
-    assert!(codes.iter().filter(|(c, _)| *c == ErrorCode::ErrorFdPressure as i32).all(|(_, r)| *r == 1000));
+    let pressure = codes
+        .iter()
+        .filter(|(c, _)| *c == ErrorCode::ErrorFdPressure as i32)
+        .count();
+    assert!(
+        pressure > 0,
+        "ENV-3: some Hellos met FD_PRESSURE: {codes:?}"
+    );
+    assert!(
+        codes
+            .iter()
+            .filter(|(c, _)| *c == ErrorCode::ErrorFdPressure as i32)
+            .all(|(_, r)| *r == 1000)
+    );
     // Every connection is closed now: the broker recovers.
     let code = hello_code(UnixStream::connect(&socket).expect("connect"));
-    assert_eq!(code.0, ErrorCode::ErrorServiceUnknown as i32, "recovered from demotion");
+    assert_eq!(
+        code.0,
+        ErrorCode::ErrorServiceUnknown as i32,
+        "recovered from demotion"
+    );
 }
 
 fn fd_count(pid: u32) -> usize {
-    fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -161,7 +222,9 @@ fn ten_thousand_concurrent_connections_are_served_and_descriptors_return_to_base
     // Warm up, then take the baseline.
     refused(&socket, &hello("nobody", "1.0.0"));
     let baseline = fd_count(broker.pid());
-    let held: Vec<UnixStream> = (0..10_000).map(|_| UnixStream::connect(&socket).expect("connect")).collect();
+    let held: Vec<UnixStream> = (0..10_000)
+        .map(|_| UnixStream::connect(&socket).expect("connect"))
+        .collect();
     // All 10 000 are open at once before any sends its Hello.
     let mut served = 0;
     for stream in held {
@@ -173,8 +236,23 @@ fn ten_thousand_concurrent_connections_are_served_and_descriptors_return_to_base
     // Each reply was followed by the broker closing its end (ENV-5), so its
     // descriptors are released once our reads saw the replies; confirm
     // through admin that no connection is left, then count.
-    let status = admin(&socket, &AdminRequest { verb: AdminVerb::Status as i32, json: true, ..Default::default() });
+    let status = admin(
+        &socket,
+        &AdminRequest {
+            verb: AdminVerb::Status as i32,
+            json: true,
+            ..Default::default()
+        },
+    );
     let body: serde_json::Value = serde_json::from_str(&status.body).expect("json");
-    assert_eq!(body["connections_open"].as_u64(), Some(1), "only the admin connection itself");
-    assert!(fd_count(broker.pid()) <= baseline + 1, "baseline {baseline}, now {}", fd_count(broker.pid()));
+    assert_eq!(
+        body["connections_open"].as_u64(),
+        Some(1),
+        "only the admin connection itself"
+    );
+    assert!(
+        fd_count(broker.pid()) <= baseline + 1,
+        "baseline {baseline}, now {}",
+        fd_count(broker.pid())
+    );
 }

@@ -114,7 +114,10 @@ pub fn run(args: ServeArgs) -> u8 {
         tracing::info!(socket = %socket.display(), "serving");
         server::serve(state, listener)
             .await
-            .map_err(|source| crate::broker::BrokerError::Io { what: "serving", source })
+            .map_err(|source| crate::broker::BrokerError::Io {
+                what: "serving",
+                source,
+            })
     });
     match result {
         Ok(()) => EXIT_OK,

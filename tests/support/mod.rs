@@ -164,32 +164,20 @@ pub mod broker {
         decode_payload(&reply).expect("AdminReply")
     }
 
-    /// Zombie children of this process (state Z in /proc/<pid>/stat).
-    pub fn zombie_children() -> Vec<u32> {
-        let me = std::process::id();
-        let mut zombies = Vec::new();
-        for entry in fs::read_dir("/proc").expect("/proc").flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|s| s.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            let Some((_, rest)) = stat.rsplit_once(')') else {
-                continue;
-            };
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            if fields.first() == Some(&"Z")
-                && fields.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(me)
-            {
-                zombies.push(pid);
-            }
-        }
-        zombies
+    /// Fails unless every fake backend that recorded into `records` is gone
+    /// completely: exited and reaped (a zombie still exists for kill(0)).
+    pub fn assert_all_reaped(records: &Path) {
+        let pids: Vec<u32> = broker_conformance::fake_backend::read_records(records)
+            .expect("records")
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .collect();
+        let left: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|p| broker_conformance::sys::process_exists(*p))
+            .collect();
+        assert!(left.is_empty(), "LCH-5: not reaped: {left:?} of {pids:?}");
     }
 }
 
@@ -273,7 +261,10 @@ pub mod serve {
                             return line;
                         }
                     }
-                    Err(_) => panic!("no stderr line with {needle:?}; got:\n{}", self.stderr.join("\n")),
+                    Err(_) => panic!(
+                        "no stderr line with {needle:?}; got:\n{}",
+                        self.stderr.join("\n")
+                    ),
                 }
             }
         }
@@ -321,7 +312,10 @@ pub mod serve {
 
     /// Runs a command to completion (bounded) and returns its status and stderr.
     pub fn run_to_end(mut command: Command, timeout: Duration) -> (ExitStatus, String) {
-        command.stdout(Stdio::null()).stderr(Stdio::piped()).stdin(Stdio::null());
+        command
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
         let mut child = command.spawn().expect("spawn");
         let stderr = child.stderr.take().expect("stderr");
         let reader = std::thread::spawn(move || {
