@@ -11,6 +11,7 @@
 //! | [`inspect`] | hex dumps, annotated wire dumps and hex diffs for people |
 //! | [`env`] | the environment seam (an empty variable counts as unset) |
 //! | [`paths`] | socket names of spec §13 |
+//! | [`client`] | the client library: settings, Hello-skip, Hello, handoff adoption, admin (blocking and tokio) |
 //!
 //! Protocol decisions are pure functions over bytes and state; sockets and
 //! processes live in thin shells around them.
@@ -22,6 +23,7 @@
 )]
 
 pub mod cli;
+pub mod client;
 pub mod env;
 pub mod golden;
 pub mod inspect;

@@ -1,6 +1,10 @@
 //! The `broker-conformance` command line: one module per subcommand.
 
+#[cfg(unix)]
+mod admin;
 mod golden;
+#[cfg(unix)]
+mod hello;
 
 use std::process::ExitCode;
 
@@ -27,6 +31,35 @@ enum Command {
     /// Inspect and verify the frozen golden bytes.
     #[command(subcommand)]
     Golden(golden::GoldenCommand),
+    /// Do one Hello exchange and show the reply and the route taken
+    /// (exit 0 Negotiated, 1 Refused, 2 error).
+    #[cfg(unix)]
+    Hello(hello::HelloArgs),
+    /// Send one admin verb; print the reply body and exit with its exit_code.
+    #[cfg(unix)]
+    Admin(admin::AdminArgs),
+}
+
+/// The broker socket to talk to: `--socket`, else this user's shared
+/// broker socket (§13).
+#[cfg(unix)]
+fn broker_socket(socket: Option<&std::path::Path>) -> Result<std::path::PathBuf, String> {
+    match socket {
+        Some(socket) => Ok(socket.to_owned()),
+        None => crate::paths::default_broker_socket(&crate::env::ProcessEnv)
+            .map_err(|e| format!("cannot work out the default broker socket: {e}")),
+    }
+}
+
+/// The round-trip bound: `--timeout-ms`, else the client's environment
+/// setting (CLI-6).
+#[cfg(unix)]
+fn client_timeout(timeout_ms: Option<u64>) -> Result<std::time::Duration, String> {
+    match timeout_ms {
+        Some(ms) => Ok(std::time::Duration::from_millis(ms)),
+        None => crate::client::settings::timeout_from_env(&crate::env::ProcessEnv)
+            .map_err(|e| e.to_string()),
+    }
 }
 
 /// Parses the command line and runs the subcommand.
@@ -34,6 +67,10 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Golden(cmd) => golden::run(cmd),
+        #[cfg(unix)]
+        Command::Hello(args) => hello::run(args),
+        #[cfg(unix)]
+        Command::Admin(args) => admin::run(args),
     };
     ExitCode::from(code)
 }
