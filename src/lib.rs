@@ -17,6 +17,7 @@
 //! | [`fake_backend`] | the scriptable fake backend (behaviours, recorder) behind `fake-backend` |
 //! | [`backend`] | the backend SDK: launch contract, listener adoption, identity probe, frame server |
 //! | `sys` | the thin OS layer: peer credentials, `/proc` facts, fd usage, passwd, randomness (unix) |
+//! | [`client`] | the client library: settings, Hello-skip, Hello, handoff adoption, admin (blocking and tokio) |
 //!
 //! Protocol decisions are pure functions over bytes and state; sockets and
 //! processes live in thin shells around them.
@@ -32,6 +33,7 @@ pub mod backend;
 #[cfg(unix)]
 pub mod broker;
 pub mod cli;
+pub mod client;
 pub mod definitions;
 pub mod env;
 pub mod events;

@@ -1,7 +1,11 @@
 //! The `broker-conformance` command line: one module per subcommand.
 
+#[cfg(unix)]
+mod admin;
 mod events;
 mod golden;
+#[cfg(unix)]
+mod hello;
 #[cfg(unix)]
 mod serve;
 #[cfg(unix)]
@@ -42,6 +46,35 @@ enum Command {
     /// Run the reference broker.
     #[cfg(unix)]
     Serve(serve::ServeArgs),
+    /// Do one Hello exchange and show the reply and the route taken
+    /// (exit 0 Negotiated, 1 Refused, 2 error).
+    #[cfg(unix)]
+    Hello(hello::HelloArgs),
+    /// Send one admin verb; print the reply body and exit with its exit_code.
+    #[cfg(unix)]
+    Admin(admin::AdminArgs),
+}
+
+/// The broker socket to talk to: `--socket`, else this user's shared
+/// broker socket (§13).
+#[cfg(unix)]
+fn broker_socket(socket: Option<&std::path::Path>) -> Result<std::path::PathBuf, String> {
+    match socket {
+        Some(socket) => Ok(socket.to_owned()),
+        None => crate::paths::default_broker_socket(&crate::env::ProcessEnv)
+            .map_err(|e| format!("cannot work out the default broker socket: {e}")),
+    }
+}
+
+/// The round-trip bound: `--timeout-ms`, else the client's environment
+/// setting (CLI-6).
+#[cfg(unix)]
+fn client_timeout(timeout_ms: Option<u64>) -> Result<std::time::Duration, String> {
+    match timeout_ms {
+        Some(ms) => Ok(std::time::Duration::from_millis(ms)),
+        None => crate::client::settings::timeout_from_env(&crate::env::ProcessEnv)
+            .map_err(|e| e.to_string()),
+    }
 }
 
 /// Parses the command line and runs the subcommand.
@@ -54,6 +87,10 @@ pub fn main() -> ExitCode {
         Command::Servicedef(cmd) => servicedef::run(cmd),
         #[cfg(unix)]
         Command::Serve(args) => serve::run(args),
+        #[cfg(unix)]
+        Command::Hello(args) => hello::run(args),
+        #[cfg(unix)]
+        Command::Admin(args) => admin::run(args),
     };
     ExitCode::from(code)
 }

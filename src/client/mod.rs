@@ -1,0 +1,47 @@
+//! The client side of the protocol: environment seams (CLI-1, CLI-2,
+//! CLI-6), Hello-skip (CLI-3), the Hello exchange and its checks (CLI-4,
+//! CLI-5), handoff adoption (HOF-8) and admin verbs (ADM-1).
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`settings`] | [`ClientSettings`] from the environment seam |
+//! | [`request`] | [`ConnectRequest`], [`Route`], the pure first-step decision |
+//! | [`reply`] | pure checks of Hello replies, admin replies and handoff EVENTs |
+//! | [`error`] | [`ClientError`] |
+//! | `exchange` | one bounded framed round trip over a blocking socket |
+//! | `connect` | [`connect`], [`establish`], [`hello`], [`hello_frame`] |
+//! | `admin` | [`admin`] |
+//! | [`asynchronous`] | the same `connect` and `admin` for tokio |
+//!
+//! ```no_run
+//! use broker_conformance::client::{connect, ClientSettings, ConnectRequest};
+//! use broker_conformance::env::ProcessEnv;
+//!
+//! let settings = ClientSettings::from_env(&ProcessEnv)?;
+//! let request = ConnectRequest::new("/tmp/broker.sock", "zccache", "1.11.20");
+//! let backend = connect(&request, &settings)?;
+//! println!("reached {} by {}", backend.endpoint.display(), backend.route);
+//! # Ok::<(), broker_conformance::client::ClientError>(())
+//! ```
+
+pub mod error;
+pub mod reply;
+pub mod request;
+pub mod settings;
+
+#[cfg(unix)]
+mod admin;
+#[cfg(unix)]
+pub mod asynchronous;
+#[cfg(unix)]
+mod connect;
+#[cfg(unix)]
+pub mod exchange;
+
+#[cfg(unix)]
+pub use admin::admin;
+#[cfg(unix)]
+pub use connect::{BackendConnection, HelloExchange, connect, establish, hello, hello_frame};
+pub use error::ClientError;
+pub use request::{ConnectRequest, Route};
+pub use settings::ClientSettings;
