@@ -34,6 +34,7 @@ fn json_of(reply: &AdminReply) -> Value {
     serde_json::from_str(&reply.body).expect("JSON body")
 }
 
+/// ADM-1, ADM-2 (same uid: every verb allowed), ADM-3, ADM-4.
 #[test]
 fn status_healthz_and_readyz_have_their_exact_bodies() {
     let broker = EmbeddedBroker::start().expect("broker");

@@ -75,6 +75,7 @@ fn echo(pipe: &str, payload: &'static [u8]) -> Frame {
     read_frame(&mut stream, MAX_FRAME_BYTES).expect("echo reply")
 }
 
+/// HEL-21, NEG-1…NEG-8, REG-1, CAP-1.
 #[test]
 fn negotiated_points_at_a_live_backend_that_serves_the_client() {
     let f = Fixture::new();
@@ -117,6 +118,7 @@ fn negotiated_points_at_a_live_backend_that_serves_the_client() {
     assert_eq!(started, 2);
 }
 
+/// LCH-2, LCH-3, FRM-11.
 #[test]
 fn the_launch_contract_environment_is_exact_and_the_listener_is_inherited() {
     let f = Fixture::new();
@@ -206,6 +208,7 @@ fn the_launch_contract_environment_is_exact_and_the_listener_is_inherited() {
     assert!(binary.exists());
 }
 
+/// LCH-3.
 #[test]
 fn without_owned_bind_the_backend_binds_its_pipe_itself() {
     let f = Fixture::with(EmbeddedBroker::builder().owned_bind(false));
@@ -270,6 +273,7 @@ fn version_policy_blocks_with_a_thirty_second_retry() {
     negotiate(f.broker.endpoint(), &hello("fake-echo", "2.1.0"));
 }
 
+/// SVC-2, V2-1.
 #[test]
 fn a_v2_definition_is_consulted_before_the_v1_one() {
     let f = Fixture::new();
@@ -310,6 +314,7 @@ fn a_binary_outside_its_version_dir_fails_the_launch() {
     assert!(r.reason.contains("not inside"), "{}", r.reason);
 }
 
+/// HEL-19, PRB-2, PRB-3, PRB-4, LCH-4, LCH-5, REF-2.
 #[test]
 fn every_failing_launch_behaviour_is_refused_as_spawn_failed() {
     let f = Fixture::new();
@@ -477,4 +482,20 @@ fn dropping_the_embedded_broker_stops_and_reaps_its_backends() {
         !broker_conformance::sys::process_exists(pid),
         "the backend was stopped and reaped with the broker"
     );
+}
+
+/// LCH-4, PRB-3: a `#!` script is not a native executable; once it execs
+/// the real backend, the process's executable is no longer `binary_path`.
+#[test]
+fn a_script_wrapper_fails_the_identity_probe() {
+    let f = Fixture::new();
+    let (real, dir) = install_fake_backend(f.root.path(), "script");
+    let script = dir.join("wrapper.sh");
+    std::fs::write(&script, format!("#!/bin/sh\nexec {}\n", real.display())).expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    define(f.broker.service_def_dir(), "fake-echo", &script, &dir);
+    let r = refused(f.broker.endpoint(), &hello("fake-echo", "1.0.0"));
+    assert_eq!(r.code, ErrorCode::ErrorBackendSpawnFailed as i32);
+    assert!(r.reason.contains("exe_path"), "{}", r.reason);
 }

@@ -198,6 +198,7 @@ fn connect_err(request: &ConnectRequest) -> ClientError {
 // Negotiated, Refused and the Hello itself
 // ---------------------------------------------------------------------------
 
+/// NEG-2, HEL-21: a Negotiated client reaches its backend.
 #[test]
 fn negotiated_connects_to_the_backend_pipe() {
     let dir = short_dir();
@@ -216,6 +217,7 @@ fn negotiated_connects_to_the_backend_pipe() {
     backend.join();
 }
 
+/// CLI-5, CAP-1.
 #[test]
 fn the_hello_advertises_handle_passing_with_own_pid_and_protocol_one() {
     let dir = short_dir();
@@ -262,6 +264,7 @@ fn the_hello_advertises_handle_passing_with_own_pid_and_protocol_one() {
     backend.join();
 }
 
+/// CLI-4: Refused maps to a typed error.
 #[test]
 fn refused_becomes_a_typed_error_with_code_reason_and_retry() {
     let dir = short_dir();
@@ -323,6 +326,7 @@ fn tampered(
     }
 }
 
+/// CLI-4, ENV-1.
 #[test]
 fn a_reply_of_the_wrong_kind_is_an_envelope_error() {
     let dir = short_dir();
@@ -343,6 +347,7 @@ fn a_reply_of_the_wrong_kind_is_an_envelope_error() {
     broker.join();
 }
 
+/// CLI-4, ENV-1.
 #[test]
 fn a_reply_with_the_wrong_payload_protocol_is_an_envelope_error() {
     let dir = short_dir();
@@ -413,6 +418,7 @@ fn a_reply_without_a_result_is_malformed() {
     broker.join();
 }
 
+/// CLI-4.
 #[test]
 fn an_empty_backend_pipe_is_malformed() {
     let dir = short_dir();
@@ -426,6 +432,7 @@ fn an_empty_backend_pipe_is_malformed() {
     broker.join();
 }
 
+/// NEG-7.
 #[test]
 fn a_token_that_is_not_16_bytes_is_malformed() {
     let dir = short_dir();
@@ -462,6 +469,7 @@ fn a_broker_that_closes_without_replying_is_an_error() {
     broker.join();
 }
 
+/// CLI-6.
 #[test]
 fn a_broker_that_never_answers_times_out() {
     let dir = short_dir();
@@ -483,6 +491,7 @@ fn a_broker_that_never_answers_times_out() {
     }
 }
 
+/// CLI-6.
 #[test]
 fn the_settings_timeout_applies_when_the_request_has_none() {
     let dir = short_dir();
@@ -527,6 +536,7 @@ fn an_unreachable_backend_pipe_is_a_connect_error_naming_it() {
 // Hello-skip (CLI-3), the seam (CLI-2) and the disable switch (CLI-1)
 // ---------------------------------------------------------------------------
 
+/// CLI-3.
 #[test]
 fn hello_skip_uses_the_cached_backend_and_never_contacts_the_broker() {
     let dir = short_dir();
@@ -550,6 +560,7 @@ fn hello_skip_uses_the_cached_backend_and_never_contacts_the_broker() {
     cached.join();
 }
 
+/// CLI-3.
 #[test]
 fn hello_skip_falls_back_to_the_hello_when_the_cache_is_dead() {
     let dir = short_dir();
@@ -571,6 +582,7 @@ fn hello_skip_falls_back_to_the_hello_when_the_cache_is_dead() {
     backend.join();
 }
 
+/// CLI-3.
 #[test]
 fn hello_skip_does_not_apply_when_the_versions_differ() {
     let dir = short_dir();
@@ -594,6 +606,7 @@ fn hello_skip_does_not_apply_when_the_versions_differ() {
     backend.join();
 }
 
+/// CLI-2.
 #[test]
 fn the_seam_connects_straight_to_the_fake_backend() {
     let dir = short_dir();
@@ -613,6 +626,7 @@ fn the_seam_connects_straight_to_the_fake_backend() {
     seam.join();
 }
 
+/// CLI-2.
 #[test]
 fn a_dead_seam_is_returned_as_is_without_fallback() {
     let dir = short_dir();
@@ -633,6 +647,7 @@ fn a_dead_seam_is_returned_as_is_without_fallback() {
     assert!(never_contacted(&broker), "fell back to the broker");
 }
 
+/// CLI-1, CLI-2.
 #[test]
 fn disable_overrides_the_seam() {
     let dir = short_dir();
@@ -651,6 +666,7 @@ fn disable_overrides_the_seam() {
     assert!(never_contacted(&seam), "the seam was used");
 }
 
+/// CLI-1.
 #[test]
 fn an_invalid_disable_value_is_a_config_error_naming_it() {
     let env = MapEnv::from_pairs([(DISABLE, "yes")]);
@@ -663,6 +679,7 @@ fn an_invalid_disable_value_is_a_config_error_naming_it() {
     assert!(text.contains(DISABLE) && text.contains("yes"), "{text}");
 }
 
+/// CLI-6.
 #[test]
 fn an_invalid_timeout_is_a_config_error_naming_it() {
     let env = MapEnv::from_pairs([(CLIENT_TIMEOUT_MS, "soon")]);
@@ -700,6 +717,7 @@ fn adopting(broker: &Path) -> ConnectRequest {
     }
 }
 
+/// HOF-8, HOF-5 (client side).
 #[test]
 fn an_accepted_handoff_event_hands_over_the_broker_connection() {
     let dir = short_dir();
@@ -771,6 +789,7 @@ fn undecodable_ack() -> Vec<u8> {
     framed(&frame)
 }
 
+/// HOF-8.
 #[rstest::rstest]
 #[case::wrong_token(wrong_token_event())]
 #[case::not_accepted(not_accepted_event())]
@@ -792,6 +811,7 @@ fn a_handoff_event_that_does_not_match_falls_back_to_the_backend_pipe(#[case] af
     backend.join();
 }
 
+/// HOF-8, HOF-6 (client side).
 #[test]
 fn no_handoff_event_within_the_timeout_falls_back_to_the_backend_pipe() {
     let dir = short_dir();
@@ -833,6 +853,7 @@ fn a_broker_closing_after_negotiated_falls_back_to_the_backend_pipe() {
     backend.join();
 }
 
+/// HOF-8: adoption is opt-in (CLI-5).
 #[test]
 fn without_opt_in_a_handoff_is_not_adopted() {
     let dir = short_dir();

@@ -79,6 +79,7 @@ fn unloadable(result: Result<impl std::fmt::Debug, LoadError>) -> (PathBuf, Stri
 
 // ------------------------------------------------------------------ loader
 
+/// SVC-1, SVC-3: a v1 file in the definition directory loads.
 #[test]
 fn a_valid_v1_definition_loads_as_first_load() {
     let dir = temp_dir();
@@ -92,6 +93,7 @@ fn a_valid_v1_definition_loads_as_first_load() {
     assert_eq!(loaded.change, DefinitionChange::FirstLoad);
 }
 
+/// SVC-2, V2-1: the v2 file is read first.
 #[test]
 fn the_v2_file_is_consulted_before_the_v1_file() {
     let dir = temp_dir();
@@ -116,6 +118,7 @@ fn the_v2_file_is_consulted_before_the_v1_file() {
     assert_eq!(loaded.http_server, Some(http));
 }
 
+/// SVC-2: only "not found" falls back; a v2 error is reported as such. V2-2.
 #[test]
 fn an_undecodable_v2_file_is_reported_without_falling_back_to_v1() {
     let dir = temp_dir();
@@ -133,6 +136,7 @@ fn an_undecodable_v2_file_is_reported_without_falling_back_to_v1() {
     );
 }
 
+/// SVC-2, SVC-3, HEL-14.
 #[test]
 fn an_invalid_v2_definition_is_reported_with_its_path_and_clause() {
     let dir = temp_dir();
@@ -155,6 +159,7 @@ fn v1_to_v2_unchecked(def: v1::ServiceDefinition) -> v2::ServiceDefinition {
     broker_conformance::definitions::v1_to_v2(def, None)
 }
 
+/// HEL-13.
 #[test]
 fn a_missing_directory_is_not_found() {
     let dir = temp_dir();
@@ -172,6 +177,7 @@ fn a_missing_directory_is_not_found() {
     assert_eq!(err.refusal_reason(), "service definition was not found");
 }
 
+/// HEL-13.
 #[test]
 fn a_missing_file_is_not_found() {
     let dir = temp_dir();
@@ -182,6 +188,7 @@ fn a_missing_file_is_not_found() {
     assert!(matches!(err, LoadError::NotFound { .. }), "{err:?}");
 }
 
+/// SEC-3 for v1 and v2 files, HEL-14.
 #[rstest]
 #[case::v1(Generation::V1)]
 #[case::v2(Generation::V2)]
@@ -216,6 +223,7 @@ fn an_insecure_directory_wins_over_a_missing_file() {
 
 // The SVC-3 checks after the directory check, one case per check. Each case
 // breaks exactly one thing and names what the detail must say.
+/// SVC-3, HEL-14: each loader check.
 #[rstest]
 #[case::decode(None, "not a valid v1 ServiceDefinition")]
 #[case::service_name_mismatch(Some(mismatch as fn(&mut v1::ServiceDefinition)), "service_name \"other\" does not match the requested service \"zccache\" (SVC-3)")]
@@ -289,6 +297,7 @@ fn unknown_isolation(d: &mut v1::ServiceDefinition) {
 }
 
 // When two checks fail, the earlier one in SVC-3 order is reported.
+/// SVC-3: checks run in order.
 #[rstest]
 #[case::name_before_binary(&[mismatch, relative_binary], "does not match")]
 #[case::binary_before_dir(&[relative_binary, relative_dir], "binary_path")]
@@ -375,6 +384,7 @@ fn same_size_variant() -> v1::ServiceDefinition {
     def
 }
 
+/// SVC-2: a changed file takes effect without a restart.
 #[test]
 fn an_in_place_rewrite_keeping_size_and_mtime_is_detected() {
     let dir = temp_dir();
@@ -674,6 +684,7 @@ fn golden_manifest() -> Vec<u8> {
     fs::read(support::golden_dir().join("v1/cache_manifest.bin")).unwrap()
 }
 
+/// MAN-1.
 #[test]
 fn the_golden_manifest_is_accepted_and_resealing_reproduces_its_bytes() {
     let bytes = golden_manifest();
@@ -688,6 +699,7 @@ fn the_golden_manifest_is_accepted_and_resealing_reproduces_its_bytes() {
     assert_eq!(unsealed, manifest);
 }
 
+/// MAN-1.
 #[test]
 fn a_tampered_manifest_is_rejected_as_a_wrong_digest() {
     let mut bytes = golden_manifest();
@@ -709,6 +721,7 @@ fn a_manifest_without_a_digest_is_rejected() {
     assert!(matches!(err, ManifestError::MissingDigest), "{err}");
 }
 
+/// MAN-1.
 #[test]
 fn a_newer_schema_version_is_rejected_even_with_a_right_digest() {
     let mut manifest = read_verified_manifest(&golden_manifest()).unwrap();
@@ -727,6 +740,7 @@ fn undecodable_manifest_bytes_are_rejected() {
     assert!(matches!(err, ManifestError::Decode { .. }), "{err}");
 }
 
+/// MAN-2, MAN-3.
 #[test]
 fn write_manifest_puts_a_root_copy_in_the_first_root_and_a_central_copy() {
     let dir = temp_dir();
@@ -830,6 +844,7 @@ fn v2_manifests_are_written_under_their_own_names_and_read_back() {
     assert!(write_manifest_v2(&bad, &registry).is_err());
 }
 
+/// MAN-3.
 #[test]
 fn a_failed_atomic_write_leaves_no_temp_file() {
     // The target is a non-empty directory, so the rename fails even for root.

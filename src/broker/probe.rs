@@ -171,3 +171,42 @@ pub fn check_process(expected: &ExpectedIdentity) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn this_process() -> ExpectedIdentity {
+        let pid = std::process::id();
+        let exe = process_exe(pid).unwrap_or_default();
+        ExpectedIdentity {
+            pid,
+            exe_hash: blake3_file(&exe).unwrap_or_default(),
+            exe_path: exe,
+            boot_id: String::new(),
+            namespace_id: String::new(),
+            endpoint_path: PathBuf::new(),
+        }
+    }
+
+    /// PRB-5: the process itself is checked, not only what it claims.
+    #[test]
+    fn process_checks_catch_a_wrong_path_a_wrong_hash_and_a_missing_process() {
+        assert_eq!(check_process(&this_process()), Ok(()));
+        let wrong_path = ExpectedIdentity {
+            exe_path: "/bin/true".into(),
+            ..this_process()
+        };
+        assert!(check_process(&wrong_path).is_err_and(|e| e.contains("/proc/")));
+        let wrong_hash = ExpectedIdentity {
+            exe_hash: [0; 32],
+            ..this_process()
+        };
+        assert!(check_process(&wrong_hash).is_err_and(|e| e.contains("BLAKE3")));
+        let gone = ExpectedIdentity {
+            pid: 0,
+            ..this_process()
+        };
+        assert!(check_process(&gone).is_err_and(|e| e.contains("does not exist")));
+    }
+}

@@ -174,3 +174,43 @@ pub const CONTENT_TYPE_TEXT: &str = "text/plain";
 pub const CONTENT_TYPE_JSON: &str = "application/json";
 /// `content_type` of the METRICS reply (ADM-6).
 pub const CONTENT_TYPE_OPENMETRICS: &str = "application/openmetrics-text";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ENV-2: the assigned IDs and the four ranges.
+    #[test]
+    fn payload_protocol_ids_fall_in_their_ranges() {
+        assert_eq!(
+            PayloadProtocolRange::of(PAYLOAD_PROTOCOL_CONTROL),
+            PayloadProtocolRange::FirstParty
+        );
+        assert_eq!(
+            PayloadProtocolRange::of(PAYLOAD_PROTOCOL_V2_SESSION),
+            PayloadProtocolRange::FirstParty
+        );
+        assert_eq!(
+            PayloadProtocolRange::of(PAYLOAD_PROTOCOL_ZCCACHE),
+            PayloadProtocolRange::RegisteredConsumer
+        );
+        assert_eq!(
+            PayloadProtocolRange::of(PAYLOAD_PROTOCOL_FBUILD),
+            PayloadProtocolRange::RegisteredConsumer
+        );
+        assert_eq!(
+            PayloadProtocolRange::of(PAYLOAD_PROTOCOL_ADMIN),
+            PayloadProtocolRange::Reserved
+        );
+        assert_eq!(
+            PayloadProtocolRange::of(0xF000),
+            PayloadProtocolRange::PrivateUse
+        );
+        assert_eq!(
+            PayloadProtocolRange::of(0x1_0000),
+            PayloadProtocolRange::OutOfRange
+        );
+        assert_eq!(payload_protocol_name(0xD0FF), Some("handoff"));
+        assert_eq!(payload_protocol_name(0x1234), None);
+    }
+}
