@@ -49,8 +49,21 @@ impl BackendListener {
     }
 
     /// Binds `path`, replacing whatever file is there (a stale socket left
-    /// by a dead backend, or the one a broker bound before closing it).
+    /// by a dead backend, or the one a broker bound before closing it). A
+    /// missing parent directory is created with mode 0700: brokers that do
+    /// not bind for their backends (upstream without
+    /// `RUNNING_PROCESS_BROKER_OWNED_BIND`) leave that to the backend.
     pub fn bind(path: &Path) -> io::Result<Self> {
+        if let Some(parent) = path.parent()
+            && !parent.exists()
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", parent.display())))?;
+        }
         match std::fs::remove_file(path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
