@@ -16,6 +16,7 @@
 //! | [`broker`] | the reference broker: decisions, registry, launch, probe, admin, server, embeddable handle |
 //! | [`fake_backend`] | the scriptable fake backend (behaviours, recorder) behind `fake-backend` |
 //! | [`backend`] | the backend SDK: launch contract, listener adoption, identity probe, frame server |
+//! | [`doctor`] | read-only diagnostics of a broker's environment: facts, pure checks, text and JSON reports (unix) |
 //! | `sys` | the thin OS layer: peer credentials, `/proc` facts, fd usage, passwd, randomness (unix) |
 //!
 //! Protocol decisions are pure functions over bytes and state; sockets and
@@ -33,6 +34,8 @@ pub mod backend;
 pub mod broker;
 pub mod cli;
 pub mod definitions;
+#[cfg(unix)]
+pub mod doctor;
 pub mod env;
 pub mod events;
 #[cfg(unix)]

@@ -1,5 +1,7 @@
 //! The `broker-conformance` command line: one module per subcommand.
 
+#[cfg(unix)]
+mod doctor;
 mod events;
 mod golden;
 #[cfg(unix)]
@@ -42,6 +44,9 @@ enum Command {
     /// Run the reference broker.
     #[cfg(unix)]
     Serve(serve::ServeArgs),
+    /// Diagnose the environment a broker needs, read-only (exit 0 no error, 1 errors, 2 bad usage).
+    #[cfg(unix)]
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Parses the command line and runs the subcommand.
@@ -54,6 +59,8 @@ pub fn main() -> ExitCode {
         Command::Servicedef(cmd) => servicedef::run(cmd),
         #[cfg(unix)]
         Command::Serve(args) => serve::run(args),
+        #[cfg(unix)]
+        Command::Doctor(args) => doctor::run(args),
     };
     ExitCode::from(code)
 }
