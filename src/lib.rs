@@ -16,6 +16,7 @@
 //! | [`broker`] | the reference broker: decisions, registry, launch, probe, admin, server, embeddable handle |
 //! | [`fake_backend`] | the scriptable fake backend (behaviours, recorder) behind `fake-backend` |
 //! | [`backend`] | the backend SDK: launch contract, listener adoption, identity probe, frame server |
+//! | [`doctor`] | read-only diagnostics of a broker's environment: facts, pure checks, text and JSON reports (unix) |
 //! | `sys` | the thin OS layer: peer credentials, `/proc` facts, fd usage, passwd, randomness (unix) |
 //! | [`client`] | the client library: settings, Hello-skip, Hello, handoff adoption, admin (blocking and tokio) |
 //!
@@ -35,6 +36,8 @@ pub mod broker;
 pub mod cli;
 pub mod client;
 pub mod definitions;
+#[cfg(unix)]
+pub mod doctor;
 pub mod env;
 pub mod events;
 #[cfg(unix)]

@@ -141,6 +141,14 @@ pub fn fd_limit() -> u64 {
         .unwrap_or(u64::MAX)
 }
 
+/// The RLIMIT_NOFILE hard limit (`u64::MAX` when unlimited): how far
+/// [`raise_fd_limit`] can go.
+pub fn fd_hard_limit() -> u64 {
+    rustix::process::getrlimit(Resource::Nofile)
+        .maximum
+        .unwrap_or(u64::MAX)
+}
+
 /// Raises the RLIMIT_NOFILE soft limit to the hard limit; returns the new
 /// soft limit. A broker holding thousands of connections needs this.
 pub fn raise_fd_limit() -> io::Result<u64> {

@@ -5,7 +5,7 @@
 use std::fs;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
 use crate::paths::check_socket_path_len;
@@ -60,14 +60,85 @@ pub fn check_privilege(euid: u32, allow_privileged: bool) -> Result<(), Security
     }
 }
 
+/// One way an existing socket directory breaks SEC-2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SocketDirProblem {
+    /// The path is a symlink (whatever it points at).
+    #[error("is a symlink")]
+    Symlink,
+    /// The path is not a directory.
+    #[error("is not a directory")]
+    NotADirectory,
+    /// Another user owns the directory.
+    #[error("is owned by uid {owner}, not the broker's uid {euid}")]
+    WrongOwner {
+        /// The owner found.
+        owner: u32,
+        /// The broker's effective uid.
+        euid: u32,
+    },
+    /// The permission bits are not exactly 0700.
+    #[error("has mode {mode:o}; it must be exactly 700")]
+    WrongMode {
+        /// The permission bits found (`mode & 0o7777`).
+        mode: u32,
+    },
+}
+
+/// What SEC-2 looks at in an existing socket directory, as `lstat` reports
+/// it (a symlink is not followed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketDirStat {
+    /// The path is a symlink.
+    pub is_symlink: bool,
+    /// The path is a directory.
+    pub is_dir: bool,
+    /// The owner's uid.
+    pub uid: u32,
+    /// The permission bits (`mode & 0o7777`).
+    pub mode: u32,
+}
+
+impl SocketDirStat {
+    /// The facts of `lstat` metadata.
+    pub fn of(meta: &fs::Metadata) -> Self {
+        Self {
+            is_symlink: meta.file_type().is_symlink(),
+            is_dir: meta.is_dir(),
+            uid: meta.uid(),
+            mode: meta.mode() & 0o7777,
+        }
+    }
+}
+
+/// SEC-2, pure: every problem of an existing socket directory, in the order
+/// the broker reports them (it reports the first). A symlink or a
+/// non-directory hides the owner and mode checks, which would describe the
+/// wrong thing.
+pub fn socket_dir_problems(stat: &SocketDirStat, euid: u32) -> Vec<SocketDirProblem> {
+    if stat.is_symlink {
+        return vec![SocketDirProblem::Symlink];
+    }
+    if !stat.is_dir {
+        return vec![SocketDirProblem::NotADirectory];
+    }
+    let mut problems = Vec::new();
+    if stat.uid != euid {
+        problems.push(SocketDirProblem::WrongOwner {
+            owner: stat.uid,
+            euid,
+        });
+    }
+    if stat.mode != 0o700 {
+        problems.push(SocketDirProblem::WrongMode { mode: stat.mode });
+    }
+    problems
+}
+
 /// SEC-2: the socket's directory exists (created 0700 with any missing
 /// ancestors), is a real directory (not a symlink), is owned by `euid`
 /// and has mode exactly 0700.
 pub fn prepare_socket_dir(dir: &Path, euid: u32) -> Result<(), SecurityError> {
-    let bad = |problem: String| SecurityError::SocketDir {
-        path: dir.to_path_buf(),
-        problem,
-    };
     match fs::symlink_metadata(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             fs::DirBuilder::new()
@@ -83,45 +154,77 @@ pub fn prepare_socket_dir(dir: &Path, euid: u32) -> Result<(), SecurityError> {
         Ok(_) => {}
     }
     let meta = fs::symlink_metadata(dir).map_err(io_err("inspecting", dir))?;
-    if meta.file_type().is_symlink() {
-        return Err(bad("is a symlink".into()));
+    match socket_dir_problems(&SocketDirStat::of(&meta), euid).first() {
+        Some(problem) => Err(SecurityError::SocketDir {
+            path: dir.to_path_buf(),
+            problem: problem.to_string(),
+        }),
+        None => Ok(()),
     }
-    if !meta.is_dir() {
-        return Err(bad("is not a directory".into()));
+}
+
+/// What is at a broker socket path (SEC-6), found without changing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketPathState {
+    /// Nothing is there.
+    Absent,
+    /// A socket something accepts on: a broker is listening.
+    Live,
+    /// A socket nothing accepts on (connection refused): left by a broker
+    /// that died.
+    Stale,
+    /// Something other than a socket (a symlink counts as one).
+    NotASocket,
+}
+
+/// SEC-6, read-only: `lstat` the path and, for a socket, connect without
+/// blocking, send nothing and close at once. A full listen backlog counts
+/// as live (someone is listening). Never removes anything.
+pub fn probe_socket_path(path: &Path) -> Result<SocketPathState, SecurityError> {
+    use std::os::unix::fs::FileTypeExt;
+
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(SocketPathState::Absent),
+        Err(e) => return Err(io_err("inspecting", path)(e)),
+    };
+    if !meta.file_type().is_socket() {
+        return Ok(SocketPathState::NotASocket);
     }
-    if meta.uid() != euid {
-        return Err(bad(format!(
-            "is owned by uid {}, not the broker's uid {euid}",
-            meta.uid()
-        )));
+    match connect_without_blocking(path) {
+        Ok(()) => Ok(SocketPathState::Live),
+        Err(rustix::io::Errno::CONNREFUSED) => Ok(SocketPathState::Stale),
+        // A full backlog (or a connect still in progress) means a listener.
+        Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS) => Ok(SocketPathState::Live),
+        Err(e) => Err(io_err("probing existing socket", path)(e.into())),
     }
-    let mode = meta.mode() & 0o7777;
-    if mode != 0o700 {
-        return Err(bad(format!("has mode {mode:o}; it must be exactly 700")));
-    }
-    Ok(())
+}
+
+/// One non-blocking connect; the descriptor is closed on return.
+fn connect_without_blocking(path: &Path) -> Result<(), rustix::io::Errno> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+
+    let socket = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    rustix::net::connect(&socket, &SocketAddrUnix::new(path)?)
 }
 
 /// SEC-6: a socket file nothing accepts on is stale and removed; a live one
 /// means another broker is running.
 pub fn clear_stale_socket(path: &Path) -> Result<(), SecurityError> {
-    let meta = match fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err("inspecting", path)(e)),
-    };
-    use std::os::unix::fs::FileTypeExt;
-    if !meta.file_type().is_socket() {
-        return Err(SecurityError::NotASocket {
+    match probe_socket_path(path)? {
+        SocketPathState::Absent => Ok(()),
+        SocketPathState::NotASocket => Err(SecurityError::NotASocket {
             path: path.to_path_buf(),
-        });
-    }
-    match UnixStream::connect(path) {
-        Ok(_) => Err(SecurityError::InUse(path.to_path_buf())),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+        }),
+        SocketPathState::Live => Err(SecurityError::InUse(path.to_path_buf())),
+        SocketPathState::Stale => {
             fs::remove_file(path).map_err(io_err("removing stale socket", path))
         }
-        Err(e) => Err(io_err("probing existing socket", path)(e)),
     }
 }
 
@@ -186,6 +289,59 @@ mod tests {
         assert!(
             matches!(&err, Err(SecurityError::SocketDir { problem, .. }) if problem.contains("owned by")),
             "{err:?}"
+        );
+    }
+
+    #[test]
+    fn socket_dir_problems_report_owner_and_mode_together() {
+        let stat = SocketDirStat {
+            is_symlink: false,
+            is_dir: true,
+            uid: 7,
+            mode: 0o755,
+        };
+        assert_eq!(
+            socket_dir_problems(&stat, 8),
+            [
+                SocketDirProblem::WrongOwner { owner: 7, euid: 8 },
+                SocketDirProblem::WrongMode { mode: 0o755 }
+            ]
+        );
+        assert!(
+            socket_dir_problems(
+                &SocketDirStat {
+                    mode: 0o700,
+                    ..stat
+                },
+                7
+            )
+            .is_empty()
+        );
+        let link = SocketDirStat {
+            is_symlink: true,
+            is_dir: false,
+            ..stat
+        };
+        assert_eq!(socket_dir_problems(&link, 8), [SocketDirProblem::Symlink]);
+    }
+
+    #[test]
+    fn probing_a_socket_path_tells_live_from_stale_and_changes_nothing() {
+        let t = tmp();
+        let path = t.path().join("p.sock");
+        assert_eq!(probe_socket_path(&path).ok(), Some(SocketPathState::Absent));
+        drop(UnixListener::bind(&path));
+        assert_eq!(probe_socket_path(&path).ok(), Some(SocketPathState::Stale));
+        assert!(path.exists(), "a probe never removes a stale socket");
+        fs::remove_file(&path).unwrap_or_else(|e| panic!("{e}"));
+        let listener = UnixListener::bind(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(probe_socket_path(&path).ok(), Some(SocketPathState::Live));
+        drop(listener);
+        let file = t.path().join("plain");
+        fs::write(&file, b"x").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            probe_socket_path(&file).ok(),
+            Some(SocketPathState::NotASocket)
         );
     }
 

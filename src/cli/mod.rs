@@ -2,6 +2,8 @@
 
 #[cfg(unix)]
 mod admin;
+#[cfg(unix)]
+mod doctor;
 mod events;
 mod golden;
 #[cfg(unix)]
@@ -53,6 +55,9 @@ enum Command {
     /// Send one admin verb; print the reply body and exit with its exit_code.
     #[cfg(unix)]
     Admin(admin::AdminArgs),
+    /// Diagnose the environment a broker needs, read-only (exit 0 no error, 1 errors, 2 bad usage).
+    #[cfg(unix)]
+    Doctor(doctor::DoctorArgs),
 }
 
 /// The broker socket to talk to: `--socket`, else this user's shared
@@ -91,6 +96,8 @@ pub fn main() -> ExitCode {
         Command::Hello(args) => hello::run(args),
         #[cfg(unix)]
         Command::Admin(args) => admin::run(args),
+        #[cfg(unix)]
+        Command::Doctor(args) => doctor::run(args),
     };
     ExitCode::from(code)
 }

@@ -72,26 +72,63 @@ pub fn parse_service_def_file_name(file_name: &str) -> Option<(&str, Generation)
         .map(|service| (service, Generation::V1))
 }
 
+/// Which setting chose a directory (SVC-1, MAN-2), for diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirSource {
+    /// A command-line flag (a broker's `--service-def-dir`).
+    Flag,
+    /// An environment variable: the tool's own (`RUNNING_PROCESS_…`), an XDG
+    /// base directory, or `HOME`.
+    Variable(&'static str),
+}
+
+impl fmt::Display for DirSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Flag => f.write_str("flag"),
+            Self::Variable(name) => write!(f, "${name}"),
+        }
+    }
+}
+
 /// The service-definition directory (SVC-1): `flag` (a broker's
 /// `--service-def-dir`) if given, else `$RUNNING_PROCESS_SERVICE_DEF_DIR`,
 /// else `$XDG_CONFIG_HOME/running-process/services`, else
 /// `$HOME/.config/running-process/services`; `None` when none is available.
 /// Empty variables count as unset.
 pub fn resolve_service_def_dir(flag: Option<&Path>, env: &dyn EnvSource) -> Option<PathBuf> {
+    resolve_service_def_dir_with_source(flag, env).map(|(dir, _)| dir)
+}
+
+/// [`resolve_service_def_dir`] together with the setting that chose the
+/// directory.
+pub fn resolve_service_def_dir_with_source(
+    flag: Option<&Path>,
+    env: &dyn EnvSource,
+) -> Option<(PathBuf, DirSource)> {
     if let Some(flag) = flag {
-        return Some(flag.to_path_buf());
+        return Some((flag.to_path_buf(), DirSource::Flag));
     }
     if let Some(dir) = env.var(env_vars::SERVICE_DEF_DIR) {
-        return Some(PathBuf::from(dir));
+        return Some((
+            PathBuf::from(dir),
+            DirSource::Variable(env_vars::SERVICE_DEF_DIR),
+        ));
     }
     if let Some(config) = env.var("XDG_CONFIG_HOME") {
-        return Some(Path::new(&config).join("running-process").join("services"));
+        return Some((
+            Path::new(&config).join("running-process").join("services"),
+            DirSource::Variable("XDG_CONFIG_HOME"),
+        ));
     }
     env.var("HOME").map(|home| {
-        Path::new(&home)
-            .join(".config")
-            .join("running-process")
-            .join("services")
+        (
+            Path::new(&home)
+                .join(".config")
+                .join("running-process")
+                .join("services"),
+            DirSource::Variable("HOME"),
+        )
     })
 }
 
@@ -297,5 +334,28 @@ mod tests {
             Some(PathBuf::from("/home/u/.config/running-process/services"))
         );
         assert_eq!(resolve_service_def_dir(None, &MapEnv::default()), None);
+    }
+
+    #[test]
+    fn the_source_of_the_service_def_dir_is_named() {
+        let source = |flag: Option<&str>, pairs: &[(&str, &str)]| {
+            resolve_service_def_dir_with_source(
+                flag.map(Path::new),
+                &MapEnv::from_pairs(pairs.iter().copied()),
+            )
+            .map(|(_, source)| source.to_string())
+        };
+        let home = [("HOME", "/h")];
+        assert_eq!(source(Some("/f"), &home).as_deref(), Some("flag"));
+        assert_eq!(source(None, &home).as_deref(), Some("$HOME"));
+        assert_eq!(
+            source(None, &[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")]).as_deref(),
+            Some("$XDG_CONFIG_HOME")
+        );
+        assert_eq!(
+            source(None, &[(env_vars::SERVICE_DEF_DIR, "/d")]).as_deref(),
+            Some("$RUNNING_PROCESS_SERVICE_DEF_DIR")
+        );
+        assert_eq!(source(None, &[]), None);
     }
 }

@@ -253,12 +253,7 @@ impl ServiceDefinitionLoader {
         let content = self
             .decoded(&path, generation, file, meta)
             .map_err(&unloadable)?
-            .map_err(|e| {
-                unloadable(format!(
-                    "{}: not a valid {generation} ServiceDefinition: {e} (SVC-3)",
-                    path.display()
-                ))
-            })?;
+            .map_err(|e| unloadable(not_a_definition(&path, generation, &e)))?;
         if let Some(problem) = definition_problems(&content.definition, service)
             .into_iter()
             .next()
@@ -307,14 +302,7 @@ impl ServiceDefinitionLoader {
             _ => None,
         };
         let read_at = SystemTime::now();
-        let mut bytes = Vec::new();
-        (&mut file)
-            .take(MAX_DEFINITION_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("{}: could not be read: {e}", path.display()))?;
-        if bytes.len() as u64 > MAX_DEFINITION_BYTES {
-            return Err(too_large(path, bytes.len() as u64));
-        }
+        let bytes = read_limited(&mut file, path)?;
         // Cache only when the file did not change while it was read, so the
         // stamp describes exactly these bytes.
         let stable = file
@@ -368,6 +356,45 @@ fn decode(generation: Generation, bytes: &[u8]) -> Result<Decoded, String> {
     }
 }
 
+/// Reads and decodes one definition file as the loader does, without its
+/// cache and without the directory (SEC-3) and content checks: opened without
+/// blocking, a regular file of at most [`MAX_DEFINITION_BYTES`], decoded as
+/// `generation` (a v2 file is converted to its v1 view). A missing file is
+/// `Ok(None)`; `Err` holds the detail a HEL-14 refusal would carry, starting
+/// with the path.
+pub fn read_definition_file(
+    path: &Path,
+    generation: Generation,
+) -> Result<Option<v1::ServiceDefinition>, String> {
+    let mut file = match open_definition(path)? {
+        Opened::Missing => return Ok(None),
+        Opened::File(file, _) => file,
+    };
+    let bytes = read_limited(&mut file, path)?;
+    decode(generation, &bytes)
+        .map(|decoded| Some(decoded.definition))
+        .map_err(|e| not_a_definition(path, generation, &e))
+}
+
+/// Reads a whole definition file, refusing one over the size limit.
+fn read_limited(file: &mut File, path: &Path) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    file.take(MAX_DEFINITION_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: could not be read: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_DEFINITION_BYTES {
+        return Err(too_large(path, bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+fn not_a_definition(path: &Path, generation: Generation, error: &str) -> String {
+    format!(
+        "{}: not a valid {generation} ServiceDefinition: {error} (SVC-3)",
+        path.display()
+    )
+}
+
 fn too_large(path: &Path, len: u64) -> String {
     format!(
         "{}: file is {len} bytes or more, over the {MAX_DEFINITION_BYTES}-byte limit",
@@ -415,6 +442,22 @@ mod tests {
         for name in ["../etc/passwd", "", "Foo", "a/b"] {
             assert!(matches!(loader.load(name), Err(LoadError::NotFound { .. })));
         }
+    }
+
+    #[test]
+    fn reading_one_file_decodes_it_or_names_the_problem() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("x.servicedef");
+        assert_eq!(read_definition_file(&path, Generation::V1), Ok(None));
+        let def = v1::ServiceDefinition {
+            service_name: "x".into(),
+            ..Default::default()
+        };
+        std::fs::write(&path, def.encode_to_vec()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(read_definition_file(&path, Generation::V1), Ok(Some(def)));
+        std::fs::write(&path, [0xff, 0xff]).unwrap_or_else(|e| panic!("{e}"));
+        let err = read_definition_file(&path, Generation::V1).unwrap_err();
+        assert!(err.contains("not a valid v1 ServiceDefinition"), "{err}");
     }
 
     #[test]

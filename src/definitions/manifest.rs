@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use prost::Message;
 
-use super::files::Generation;
+use super::files::{DirSource, Generation};
 use super::isolation::grammar_reason;
 use crate::env::EnvSource;
 use crate::golden::manifest::sha256;
@@ -495,18 +495,32 @@ impl CacheManifestV2Builder {
 /// `$XDG_DATA_HOME/running-process/manifests`, else
 /// `$HOME/.local/share/running-process/manifests`; `None` when none is set.
 pub fn manifest_registry_dir(env: &dyn EnvSource) -> Option<PathBuf> {
+    manifest_registry_dir_with_source(env).map(|(dir, _)| dir)
+}
+
+/// [`manifest_registry_dir`] together with the variable that chose it.
+pub fn manifest_registry_dir_with_source(env: &dyn EnvSource) -> Option<(PathBuf, DirSource)> {
     if let Some(dir) = env.var(env_vars::MANIFEST_DIR) {
-        return Some(PathBuf::from(dir));
+        return Some((
+            PathBuf::from(dir),
+            DirSource::Variable(env_vars::MANIFEST_DIR),
+        ));
     }
     if let Some(data) = env.var("XDG_DATA_HOME") {
-        return Some(Path::new(&data).join("running-process").join("manifests"));
+        return Some((
+            Path::new(&data).join("running-process").join("manifests"),
+            DirSource::Variable("XDG_DATA_HOME"),
+        ));
     }
     env.var("HOME").map(|home| {
-        Path::new(&home)
-            .join(".local")
-            .join("share")
-            .join("running-process")
-            .join("manifests")
+        (
+            Path::new(&home)
+                .join(".local")
+                .join("share")
+                .join("running-process")
+                .join("manifests"),
+            DirSource::Variable("HOME"),
+        )
     })
 }
 

@@ -21,9 +21,9 @@ mod service_def;
 #[cfg(unix)]
 pub use atomic::write_atomic;
 pub use files::{
-    DEFINITION_FILE_MODE, DirProblem, Generation, PRIVATE_DIR_MODE, SERVICE_DEF_EXTENSION_V1,
-    SERVICE_DEF_EXTENSION_V2, parse_service_def_file_name, resolve_service_def_dir,
-    service_def_file_name,
+    DEFINITION_FILE_MODE, DirProblem, DirSource, Generation, PRIVATE_DIR_MODE,
+    SERVICE_DEF_EXTENSION_V1, SERVICE_DEF_EXTENSION_V2, parse_service_def_file_name,
+    resolve_service_def_dir, resolve_service_def_dir_with_source, service_def_file_name,
 };
 #[cfg(unix)]
 pub use files::{
@@ -33,13 +33,13 @@ pub use isolation::{Isolation, IsolationProblem, instance_id};
 #[cfg(unix)]
 pub use loader::{
     DefinitionChange, LoadError, LoadedDefinition, MAX_DEFINITION_BYTES, RACY_WINDOW,
-    ServiceDefinitionLoader,
+    ServiceDefinitionLoader, read_definition_file,
 };
 pub use manifest::{
     CacheManifestBuilder, CacheManifestV2Builder, MANIFEST_FILE_MODE, ManifestError, ManifestPaths,
     ManifestProblem, ROOT_MANIFEST_FILE_V1, ROOT_MANIFEST_FILE_V2, central_manifest_path,
-    encode_sealed, manifest_digest, manifest_registry_dir, read_manifest_v2,
-    read_verified_manifest, root_manifest_path, seal_manifest, validate_manifest,
+    encode_sealed, manifest_digest, manifest_registry_dir, manifest_registry_dir_with_source,
+    read_manifest_v2, read_verified_manifest, root_manifest_path, seal_manifest, validate_manifest,
     validate_manifest_v2,
 };
 #[cfg(unix)]
