@@ -62,7 +62,16 @@ fn main() -> ExitCode {
     let recorder = records
         .and_then(|dir| Recorder::in_dir(&dir).ok())
         .unwrap_or_else(Recorder::disabled);
-    match run_process(&env, behavior, recorder) {
+    // Run by hand, say when the socket accepts: FakeBackend::spawn waits for this line.
+    let announce = |path: &std::path::Path| {
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "fake-backend listening on {}", path.display());
+        let _ = out.flush();
+    };
+    let announce: Option<&dyn Fn(&std::path::Path)> =
+        args.socket.is_some().then_some(&announce as _);
+    match run_process(&env, behavior, recorder, announce) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(e) => {
             eprintln!("fake-backend: {e}");

@@ -5,7 +5,8 @@
 use std::ffi::CStr;
 use std::fs;
 use std::io;
-use std::os::fd::AsFd;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use rustix::process::{Pid, Resource, Rlimit, Signal};
@@ -221,6 +222,51 @@ pub fn user_account(uid: u32) -> io::Result<Option<UserAccount>> {
     }
 }
 
+/// Sends `data` and one descriptor in a single `sendmsg` (SCM_RIGHTS,
+/// HOF-2). Returns the bytes sent; the caller treats a short send as failure.
+pub fn send_with_fd(socket: impl AsFd, data: &[u8], fd: impl AsFd) -> io::Result<usize> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let fds = [fd.as_fd()];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(io::Error::other(
+            "no room for the descriptor in the control buffer",
+        ));
+    }
+    Ok(rustix::net::sendmsg(
+        socket,
+        &[io::IoSlice::new(data)],
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )?)
+}
+
+/// Receives up to `buf.len()` bytes and at most one descriptor sent with
+/// them (SCM_RIGHTS). The descriptor arrives close-on-exec; extra ones are closed.
+pub fn recv_with_fd(socket: impl AsFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let received = rustix::net::recvmsg(
+        socket,
+        &mut [io::IoSliceMut::new(buf)],
+        &mut control,
+        RecvFlags::CMSG_CLOEXEC,
+    )?;
+    let mut fd = None;
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = message {
+            for received_fd in fds {
+                if fd.is_none() {
+                    fd = Some(received_fd);
+                }
+            }
+        }
+    }
+    Ok((received.bytes, fd))
+}
+
 /// BLAKE3 of a file's contents, read in a streaming fashion (PRB-3, REG-1).
 pub fn blake3_file(path: &Path) -> io::Result<[u8; 32]> {
     let mut hasher = blake3::Hasher::new();
@@ -249,6 +295,28 @@ mod tests {
         let a: [u8; 16] = random_bytes().unwrap_or_default();
         let b: [u8; 16] = random_bytes().unwrap_or_default();
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_descriptor_travels_with_its_bytes() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap_or_else(|e| panic!("{e}"));
+        let (mut passed, mut kept) =
+            std::os::unix::net::UnixStream::pair().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            send_with_fd(&a, b"0123456789abcdef", &passed).ok(),
+            Some(16)
+        );
+        let mut buf = [0u8; 16];
+        let (n, fd) = recv_with_fd(&b, &mut buf).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((n, &buf), (16, b"0123456789abcdef"));
+        let mut received =
+            std::os::unix::net::UnixStream::from(fd.unwrap_or_else(|| panic!("no fd")));
+        use std::io::{Read, Write};
+        received.write_all(b"hi").unwrap_or_else(|e| panic!("{e}"));
+        let mut two = [0u8; 2];
+        kept.read_exact(&mut two).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(&two, b"hi", "the received descriptor is the same socket");
+        let _ = passed.flush();
     }
 
     #[test]

@@ -62,7 +62,9 @@ impl BackendListener {
                 .recursive(true)
                 .mode(0o700)
                 .create(parent)
-                .map_err(|e| io::Error::new(e.kind(), format!("creating {}: {e}", parent.display())))?;
+                .map_err(|e| {
+                    io::Error::new(e.kind(), format!("creating {}: {e}", parent.display()))
+                })?;
         }
         match std::fs::remove_file(path) {
             Ok(()) => {}

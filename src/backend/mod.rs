@@ -15,14 +15,19 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod handoff;
 mod identity;
 mod launch_env;
 mod listener;
 mod probe;
 mod serve;
 
+pub use handoff::{
+    AcceptHandoffs, AckPlan, HandoffPolicy, ReceivedHandoff, bind_handoff_listener,
+    receive_handoff, serve_handoffs,
+};
 pub use identity::BackendIdentity;
 pub use launch_env::{LaunchEnv, LaunchEnvError};
 pub use listener::{BackendListener, ListenerSource};
 pub use probe::{ProbeAnswer, answer_probe, is_probe_request};
-pub use serve::{ConnectionHandler, EchoHandler, Flow, serve, serve_connection};
+pub use serve::{ConnectionHandler, EchoHandler, Flow, serve, serve_connection, serve_until};

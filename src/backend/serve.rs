@@ -4,6 +4,7 @@
 use std::io;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
 use super::identity::BackendIdentity;
@@ -59,8 +60,23 @@ pub fn serve(
     identity: Arc<BackendIdentity>,
     handler: Arc<dyn ConnectionHandler>,
 ) -> io::Result<()> {
+    serve_until(listener, identity, handler, &AtomicBool::new(false))
+}
+
+/// Serves `listener` until `stop` is set; whoever sets it connects once to
+/// wake the accept. Connections already running finish on their own.
+pub fn serve_until(
+    listener: UnixListener,
+    identity: Arc<BackendIdentity>,
+    handler: Arc<dyn ConnectionHandler>,
+    stop: &AtomicBool,
+) -> io::Result<()> {
     loop {
-        let (stream, _) = match listener.accept() {
+        let accepted = listener.accept();
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let (stream, _) = match accepted {
             Ok(accepted) => accepted,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),

@@ -14,6 +14,7 @@ pub mod backends;
 pub mod config;
 pub mod decide;
 mod embedded;
+pub mod handoff;
 pub mod launch;
 pub mod metrics;
 pub mod probe;

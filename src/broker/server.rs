@@ -18,6 +18,7 @@ use super::decide::{
     BackendEndpoint, FirstFrameRoute, admit_hello, check_version_policy, framing_refusal,
     negotiate, route_first_frame,
 };
+use super::handoff::{hand_off, handoff_pipe_for};
 use super::metrics::OutcomeLabels;
 use super::state::BrokerState;
 use crate::definitions::{DefinitionChange, LoadError, write_atomic};
@@ -357,8 +358,42 @@ async fn hello_path(
     let endpoint = BackendEndpoint {
         backend_pipe: backend.backend_pipe.clone(),
     };
-    let negotiated = negotiate(&hello, &endpoint, connection_id, None);
+    // NEG-8: a token only when a handoff will really be attempted.
+    let handoff = handoff_pipe_for(&hello, &backend).and_then(|pipe| {
+        match state.handoff_tokens.issue(connection_id, Instant::now()) {
+            Ok(token) => Some((pipe.to_path_buf(), token)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no handoff: cannot make a token");
+                None
+            }
+        }
+    });
+    let negotiated = negotiate(
+        &hello,
+        &endpoint,
+        connection_id,
+        handoff.as_ref().map(|(_, t)| *t),
+    );
     reply(stream, &negotiated_reply(&ctx, negotiated)).await;
+    if let Some((pipe, token)) = handoff {
+        let result = hand_off(
+            stream,
+            &pipe,
+            &hello.service_name,
+            token,
+            connection_id,
+            &state.handoff_tokens,
+        )
+        .await;
+        match result {
+            Ok(()) => tracing::debug!(connection_id, "connection handed off"),
+            Err(e) => {
+                // HOF-6: invisible to the client but for the missing EVENT.
+                state.handoff_tokens.revoke(&token);
+                tracing::info!(connection_id, error = %e, "handoff failed; the client falls back to backend_pipe");
+            }
+        }
+    }
     let labels = OutcomeLabels {
         service: hello.service_name.clone(),
         version: hello.wanted_version.clone(),

@@ -47,6 +47,8 @@ pub struct BrokerState {
     pub metrics: Metrics,
     /// The backend environment's fixed part (LCH-2).
     pub base_env: BaseEnvironment,
+    /// One-time handoff tokens (HOF-7).
+    pub handoff_tokens: super::handoff::HandoffTokens,
     /// The per-user hash used in backend socket names (§13).
     pub user_hash: String,
     /// This machine's boot id (PRB-3).
@@ -85,6 +87,7 @@ impl BrokerState {
             events,
             metrics: Metrics::default(),
             base_env: BaseEnvironment::from_this_process(),
+            handoff_tokens: super::handoff::HandoffTokens::new(),
             user_hash,
             boot_id,
             euid,

@@ -3,6 +3,8 @@
 #[cfg(unix)]
 mod admin;
 #[cfg(unix)]
+mod connect;
+#[cfg(unix)]
 mod doctor;
 mod events;
 mod golden;
@@ -55,6 +57,10 @@ enum Command {
     /// Send one admin verb; print the reply body and exit with its exit_code.
     #[cfg(unix)]
     Admin(admin::AdminArgs),
+    /// Connect as an application would (disable switch, fake-backend seam,
+    /// Hello-skip, handoff adoption) and print the route taken.
+    #[cfg(unix)]
+    Connect(connect::ConnectArgs),
     /// Diagnose the environment a broker needs, read-only (exit 0 no error, 1 errors, 2 bad usage).
     #[cfg(unix)]
     Doctor(doctor::DoctorArgs),
@@ -96,6 +102,8 @@ pub fn main() -> ExitCode {
         Command::Hello(args) => hello::run(args),
         #[cfg(unix)]
         Command::Admin(args) => admin::run(args),
+        #[cfg(unix)]
+        Command::Connect(args) => connect::run(args),
         #[cfg(unix)]
         Command::Doctor(args) => doctor::run(args),
     };

@@ -39,6 +39,9 @@ pub enum Behavior {
     HandoffWrongCorrelation,
     /// Acks offers after 6 s, past the 5 s bound.
     HandoffLate,
+    /// Accepts the first offer, then acks every later one with that first
+    /// (already used) token (HOF-7).
+    HandoffReplay,
 }
 
 impl Behavior {
@@ -59,6 +62,7 @@ impl Behavior {
         Self::HandoffWrongToken,
         Self::HandoffWrongCorrelation,
         Self::HandoffLate,
+        Self::HandoffReplay,
     ];
 
     /// The behaviour's name, e.g. `bind-late`.
@@ -79,6 +83,7 @@ impl Behavior {
             Self::HandoffWrongToken => "handoff-wrong-token",
             Self::HandoffWrongCorrelation => "handoff-wrong-correlation",
             Self::HandoffLate => "handoff-late",
+            Self::HandoffReplay => "handoff-replay",
         }
     }
 
@@ -107,6 +112,15 @@ impl Behavior {
     /// True for behaviours about handoff offers (they also echo).
     pub fn is_handoff(self) -> bool {
         self.name().starts_with("handoff-")
+    }
+
+    /// True for behaviours that only make sense as their own process
+    /// (they exit, never start, or start late).
+    pub fn needs_own_process(self) -> bool {
+        matches!(
+            self,
+            Self::CrashAtStart | Self::NeverBind | Self::BindLate | Self::ExitAfterProbe
+        )
     }
 }
 

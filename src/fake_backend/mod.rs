@@ -4,9 +4,14 @@
 //! recording what it saw where a test can read it.
 
 mod behavior;
+mod harness;
 mod recorder;
 mod run;
 
 pub use behavior::{Behavior, UnknownBehavior};
+pub use harness::FakeBackend;
 pub use recorder::{Record, Recorder, read_records, records_dir_for};
-pub use run::{BIND_LATE_DELAY, FakeBackendError, FakeHandler, claimed_identity, run_process};
+pub use run::{
+    BIND_LATE_DELAY, FakeBackendError, FakeHandler, FakeHandoffPolicy, HANDOFF_LATE_DELAY,
+    claimed_identity, run_process,
+};

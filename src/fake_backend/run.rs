@@ -12,8 +12,8 @@ use bytes::Bytes;
 use super::behavior::Behavior;
 use super::recorder::{Record, Recorder};
 use crate::backend::{
-    BackendIdentity, BackendListener, ConnectionHandler, Flow, LaunchEnv, ListenerSource,
-    ProbeAnswer, serve,
+    AckPlan, BackendIdentity, BackendListener, ConnectionHandler, Flow, HandoffPolicy, LaunchEnv,
+    ListenerSource, ProbeAnswer, ReceivedHandoff, bind_handoff_listener, serve, serve_handoffs,
 };
 use crate::inspect::to_hex;
 use crate::proto::v1::{DaemonProcess, Frame, FrameKind};
@@ -109,12 +109,93 @@ impl ConnectionHandler for FakeHandler {
     }
 }
 
+/// How long `handoff-late` waits before acking: past the broker's 5 s bound.
+pub const HANDOFF_LATE_DELAY: Duration = Duration::from_secs(6);
+
+/// The ack a handoff behaviour sends (HOF-4, HOF-9 and their violations).
+pub struct FakeHandoffPolicy {
+    behavior: Behavior,
+    recorder: Arc<Recorder>,
+    first_token: std::sync::Mutex<Option<Bytes>>,
+}
+
+impl FakeHandoffPolicy {
+    /// A policy for `behavior`.
+    pub fn new(behavior: Behavior, recorder: Arc<Recorder>) -> Self {
+        Self {
+            behavior,
+            recorder,
+            first_token: std::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl HandoffPolicy for FakeHandoffPolicy {
+    fn plan(&self, received: &ReceivedHandoff) -> AckPlan {
+        let (service, correlation_id, explicit_handle) = match &received.offer {
+            Ok(c) => (
+                c.offer.service_name.clone(),
+                c.offer.correlation_id,
+                c.explicit_handle,
+            ),
+            Err(_) => (String::new(), 0, false),
+        };
+        self.recorder.record(&Record::HandoffOffer {
+            token: to_hex(&received.token),
+            correlation_id,
+            request_id: received.frame.request_id,
+            service,
+            with_fd: received.client.is_some(),
+            explicit_handle,
+        });
+        let mut plan = AckPlan::truthful(received);
+        let twist = |plan: &mut AckPlan| plan.serve_client = false;
+        match self.behavior {
+            Behavior::HandoffRefuse => {
+                plan.ack.accepted = false;
+                plan.ack.error_detail = "refused by the fake backend".into();
+                twist(&mut plan);
+            }
+            Behavior::HandoffWrongToken => {
+                plan.ack.token =
+                    Bytes::from(plan.ack.token.iter().map(|b| !b).collect::<Vec<u8>>());
+                twist(&mut plan);
+            }
+            Behavior::HandoffWrongCorrelation => {
+                plan.ack.correlation_id = plan.ack.correlation_id.wrapping_add(1);
+                twist(&mut plan);
+            }
+            Behavior::HandoffLate => {
+                plan.delay = HANDOFF_LATE_DELAY;
+                twist(&mut plan);
+            }
+            Behavior::HandoffReplay => {
+                let mut first = self.first_token.lock().unwrap_or_else(|e| e.into_inner());
+                match first.as_ref() {
+                    None => *first = Some(plan.ack.token.clone()),
+                    Some(old) => {
+                        plan.ack.token = old.clone();
+                        twist(&mut plan);
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.recorder.record(&Record::HandoffAck {
+            accepted: plan.ack.accepted,
+        });
+        plan
+    }
+}
+
 /// Runs a fake backend in this process per the launch contract; returns
 /// the process exit code for behaviours that end on their own.
+/// `announce` is called with the socket path once it accepts connections.
 pub fn run_process(
     env: &LaunchEnv,
     behavior: Behavior,
     recorder: Recorder,
+    announce: Option<&dyn Fn(&std::path::Path)>,
 ) -> Result<i32, FakeBackendError> {
     let recorder = Arc::new(recorder);
     let started = |listener: &str| Record::Started {
@@ -154,6 +235,25 @@ pub fn run_process(
     let identity =
         Arc::new(BackendIdentity::of_this_process(env).map_err(io("computing the identity"))?);
     let handler = Arc::new(FakeHandler::new(behavior, Arc::clone(&recorder), true));
+    // LCH-6: the handoff socket is bound before the probe can be answered,
+    // so a broker never offers a handoff to a socket that is not there yet.
+    if let Some(pipe) = &env.handoff_pipe {
+        let handoffs = bind_handoff_listener(pipe).map_err(io("binding the handoff socket"))?;
+        let policy = Arc::new(FakeHandoffPolicy::new(behavior, Arc::clone(&recorder)));
+        let (identity, handler) = (
+            Arc::clone(&identity),
+            Arc::clone(&handler) as Arc<dyn ConnectionHandler>,
+        );
+        thread::Builder::new()
+            .name("fake-backend-handoff".into())
+            .spawn(move || {
+                let _ = serve_handoffs(handoffs, identity, handler, policy);
+            })
+            .map_err(io("starting the handoff thread"))?;
+    }
+    if let Some(announce) = announce {
+        announce(&listener.path);
+    }
     serve(listener.listener, identity, handler).map_err(io("serving"))?;
     Ok(0)
 }

@@ -9,6 +9,7 @@ pub mod envelope;
 pub mod frames;
 pub mod framing;
 pub mod grammar;
+pub mod handoff;
 pub mod hello;
 pub mod payload;
 pub mod refusal;

@@ -1,0 +1,257 @@
+//! Connection handoff, broker side (HOF-1…HOF-7, NEG-8): one-time tokens,
+//! the decision to hand off, and the exchange with the backend's handoff
+//! socket that ends with the client's socket served by the backend.
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::net::UnixStream;
+
+use super::registry::LiveBackend;
+use crate::proto::v1::{Frame, Hello};
+use crate::sys::{random_bytes, send_with_fd};
+use crate::wire::frames::{handoff_event, handoff_offer};
+use crate::wire::framing::FramingError;
+use crate::wire::framing::async_io::write_frame;
+use crate::wire::framing::blocking::{read_frame, write_frame as write_frame_blocking};
+use crate::wire::handoff::{AckRejection, check_ack};
+use crate::wire::{
+    CAP_HANDLE_PASSING, HANDOFF_ACK_TIMEOUT, HANDOFF_TOKEN_LEN, HANDOFF_TOKEN_TTL, MAX_FRAME_BYTES,
+};
+
+/// A token as issued.
+type Token = [u8; HANDOFF_TOKEN_LEN];
+
+#[derive(Debug, Clone, Copy)]
+struct Issued {
+    correlation_id: u64,
+    expires: Instant,
+}
+
+/// Why a token does not redeem (HOF-7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejection {
+    /// Never issued, already used, or revoked.
+    #[error("handoff token unknown or already used (HOF-7)")]
+    Unknown,
+    /// Issued more than 30 s ago.
+    #[error("handoff token expired (HOF-7)")]
+    Expired,
+    /// Issued for another correlation id.
+    #[error("handoff token belongs to another connection")]
+    Correlation,
+}
+
+/// Outstanding one-time tokens (HOF-7).
+#[derive(Debug, Default)]
+pub struct HandoffTokens {
+    issued: Mutex<HashMap<Token, Issued>>,
+    ttl: Option<Duration>,
+}
+
+impl HandoffTokens {
+    /// Tokens that live [`HANDOFF_TOKEN_TTL`].
+    pub fn new() -> Self {
+        Self::with_ttl(HANDOFF_TOKEN_TTL)
+    }
+
+    /// Tokens with another lifetime (tests).
+    pub fn with_ttl(ttl: Duration) -> Self {
+        Self {
+            issued: Mutex::default(),
+            ttl: Some(ttl),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Token, Issued>> {
+        self.issued.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Issues a fresh random token for `correlation_id` (HOF-1).
+    pub fn issue(&self, correlation_id: u64, now: Instant) -> std::io::Result<Token> {
+        let token: Token = random_bytes()?;
+        let ttl = self.ttl.unwrap_or(HANDOFF_TOKEN_TTL);
+        let mut issued = self.lock();
+        issued.retain(|_, t| t.expires > now);
+        issued.insert(
+            token,
+            Issued {
+                correlation_id,
+                expires: now + ttl,
+            },
+        );
+        Ok(token)
+    }
+
+    /// Redeems a token once (HOF-7): a second use, an expired token or one
+    /// issued for another connection is rejected.
+    pub fn redeem(
+        &self,
+        token: &[u8],
+        correlation_id: u64,
+        now: Instant,
+    ) -> Result<(), TokenRejection> {
+        let key: Token = token.try_into().map_err(|_| TokenRejection::Unknown)?;
+        let issued = self.lock().remove(&key).ok_or(TokenRejection::Unknown)?;
+        if issued.expires <= now {
+            return Err(TokenRejection::Expired);
+        }
+        if issued.correlation_id != correlation_id {
+            return Err(TokenRejection::Correlation);
+        }
+        Ok(())
+    }
+
+    /// Revokes a token after a failed handoff (HOF-6).
+    pub fn revoke(&self, token: &Token) {
+        self.lock().remove(token);
+    }
+
+    /// Tokens issued and not yet redeemed, revoked or expired.
+    pub fn outstanding(&self, now: Instant) -> usize {
+        self.lock().values().filter(|t| t.expires > now).count()
+    }
+}
+
+/// CAP-1, LCH-6, NEG-8: a handoff is attempted, and a token issued, only
+/// when the client advertised bit 0 and the backend accepts handoffs.
+pub fn handoff_pipe_for<'b>(hello: &Hello, backend: &'b LiveBackend) -> Option<&'b Path> {
+    if hello.client_capabilities & CAP_HANDLE_PASSING == 0 {
+        return None;
+    }
+    backend.handoff_pipe.as_deref()
+}
+
+/// Why a handoff did not complete; the client then falls back (HOF-6).
+#[derive(Debug, thiserror::Error)]
+pub enum HandoffFailure {
+    /// The backend's handoff socket did not accept.
+    #[error("dialing the handoff socket {path}: {source}")]
+    Dial {
+        /// The socket.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// The token and descriptor could not be sent in one `sendmsg`.
+    #[error("sending the descriptor: {0}")]
+    Send(std::io::Error),
+    /// `sendmsg` sent fewer than the 16 token bytes.
+    #[error("sendmsg sent {0} of 16 token bytes")]
+    ShortSend(usize),
+    /// Writing the offer or reading the ack failed.
+    #[error("handoff exchange: {0}")]
+    Exchange(#[from] FramingError),
+    /// No ack within 5 s (HOF-4).
+    #[error("no HandoffAck within {} ms (HOF-4)", HANDOFF_ACK_TIMEOUT.as_millis())]
+    Timeout,
+    /// The ack does not complete the handoff (HOF-5).
+    #[error(transparent)]
+    Ack(#[from] AckRejection),
+    /// The token does not redeem (HOF-7).
+    #[error(transparent)]
+    Token(#[from] TokenRejection),
+    /// The EVENT could not be written to the client.
+    #[error("writing the EVENT to the client: {0}")]
+    Event(FramingError),
+    /// Internal failure (a worker thread).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// HOF-2…HOF-5 for one client after `Negotiated` went out: pass the client's
+/// socket to the backend with the token in one `sendmsg`, send the offer,
+/// wait at most 5 s for a matching accepting ack, then push the EVENT.
+/// On any failure the caller revokes the token and closes its copy (HOF-6).
+pub async fn hand_off(
+    client: &mut UnixStream,
+    handoff_pipe: &Path,
+    service: &str,
+    token: Token,
+    correlation_id: u64,
+    tokens: &HandoffTokens,
+) -> Result<(), HandoffFailure> {
+    let client_fd = client
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| HandoffFailure::Internal(format!("duplicating the client socket: {e}")))?;
+    let pipe = handoff_pipe.to_path_buf();
+    let service = service.to_owned();
+    let exchange = tokio::task::spawn_blocking(move || -> Result<Frame, HandoffFailure> {
+        let mut conn = std::os::unix::net::UnixStream::connect(&pipe).map_err(|source| {
+            HandoffFailure::Dial {
+                path: pipe.clone(),
+                source,
+            }
+        })?;
+        let _ = conn.set_read_timeout(Some(HANDOFF_ACK_TIMEOUT));
+        let _ = conn.set_write_timeout(Some(HANDOFF_ACK_TIMEOUT));
+        let sent = send_with_fd(&conn, &token, &client_fd).map_err(HandoffFailure::Send)?;
+        // The backend holds its own copy now (or the send failed).
+        drop(client_fd);
+        if sent != HANDOFF_TOKEN_LEN {
+            return Err(HandoffFailure::ShortSend(sent));
+        }
+        write_frame_blocking(&mut conn, &handoff_offer(&token, &service, correlation_id))?;
+        Ok(read_frame(&mut conn, MAX_FRAME_BYTES)?)
+    });
+    let ack_frame = match tokio::time::timeout(HANDOFF_ACK_TIMEOUT, exchange).await {
+        Err(_) => return Err(HandoffFailure::Timeout),
+        Ok(Err(join)) => return Err(HandoffFailure::Internal(join.to_string())),
+        Ok(Ok(Err(HandoffFailure::Exchange(FramingError::Io(e))))) if is_timeout(&e) => {
+            return Err(HandoffFailure::Timeout);
+        }
+        Ok(Ok(result)) => result?,
+    };
+    let ack = check_ack(&ack_frame, &token, correlation_id)?;
+    tokens.redeem(&ack.token, ack.correlation_id, Instant::now())?;
+    write_frame(client, &handoff_event(&token, correlation_id))
+        .await
+        .map_err(HandoffFailure::Event)
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_redeem_once_within_their_lifetime_for_their_connection() {
+        let tokens = HandoffTokens::with_ttl(Duration::from_secs(30));
+        let t0 = Instant::now();
+        let a = tokens.issue(1, t0).unwrap_or_default();
+        let b = tokens.issue(2, t0).unwrap_or_default();
+        assert_ne!(a, b);
+        assert_eq!(tokens.redeem(&a, 1, t0), Ok(()));
+        assert_eq!(
+            tokens.redeem(&a, 1, t0),
+            Err(TokenRejection::Unknown),
+            "one-time"
+        );
+        assert_eq!(tokens.redeem(&b, 9, t0), Err(TokenRejection::Correlation));
+        let c = tokens.issue(3, t0).unwrap_or_default();
+        assert_eq!(
+            tokens.redeem(&c, 3, t0 + Duration::from_secs(30)),
+            Err(TokenRejection::Expired),
+            "TTL 30 s"
+        );
+        let d = tokens.issue(4, t0).unwrap_or_default();
+        tokens.revoke(&d);
+        assert_eq!(
+            tokens.redeem(&d, 4, t0),
+            Err(TokenRejection::Unknown),
+            "revoked"
+        );
+        assert_eq!(tokens.redeem(&[0; 3], 4, t0), Err(TokenRejection::Unknown));
+        assert_eq!(tokens.outstanding(t0), 0);
+    }
+}
