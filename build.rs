@@ -22,7 +22,10 @@ const PROTO_FILES: &[&str] = &[
 ];
 
 /// Directories whose files are embedded into the binary.
-const EMBEDDED_DIRS: &[(&str, &str)] = &[("golden", "embedded_golden.rs")];
+const EMBEDDED_DIRS: &[(&str, &str)] = &[
+    ("golden", "embedded_golden.rs"),
+    ("conformance", "embedded_conformance.rs"),
+];
 
 fn main() -> Result<(), Box<dyn Error>> {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`proto`] | prost types generated from `proto/` (`proto::v1`, `proto::v2`) and their descriptors |
 //! | [`wire`] | the protocol vocabulary: framing, envelope checks, grammars, Hello validation, refusals, frame constructors — pure |
+//! | [`runner`] | the conformance runner: the suite as data, targets, provisioning, verdicts, reports |
 //! | [`golden`] | the frozen golden corpus: manifest, companions, verification |
 //! | [`inspect`] | hex dumps, annotated wire dumps and hex diffs for people |
 //! | [`env`](mod@env) | the environment seam (an empty variable counts as unset) |
@@ -46,6 +47,8 @@ pub mod golden;
 pub mod inspect;
 pub mod paths;
 pub mod proto;
+#[cfg(unix)]
+pub mod runner;
 #[cfg(unix)]
 pub mod sys;
 pub mod wire;

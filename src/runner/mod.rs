@@ -1,0 +1,10 @@
+//! The conformance runner: replays the suite in `conformance/` against a
+//! broker — the built-in reference broker, one the runner starts from a
+//! command template, or one already running — and reports a verdict per
+//! case and per spec clause.
+
+pub mod model;
+pub mod suite;
+
+pub use model::{Case, CaseResult, Level, RunReport, Step, TargetInfo, Verdict};
+pub use suite::{Suite, SuiteError};

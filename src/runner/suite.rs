@@ -1,0 +1,152 @@
+//! Loading the suite: `conformance/cases/*.toml`, `retired.toml`,
+//! `services.toml` and `clauses.toml`, from a directory or from the copy
+//! embedded in the binary.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::model::{Case, CaseFile, ClauseInfo, ClausesFile, ServiceSpec, ServicesFile, Tombstone};
+
+/// The suite's files, by path relative to `conformance/`.
+static EMBEDDED: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/embedded_conformance.rs"));
+
+/// A suite file that cannot be read or parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteError {
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
+    /// A file does not parse.
+    #[error("{file}: {message}")]
+    Parse {
+        /// The file, relative to the suite.
+        file: String,
+        /// The parser's message with its line.
+        message: String,
+    },
+}
+
+/// The whole suite.
+#[derive(Debug, Clone, Default)]
+pub struct Suite {
+    /// Where it came from.
+    pub source: String,
+    /// Live cases, in file then definition order.
+    pub cases: Vec<Case>,
+    /// The file each case came from.
+    pub case_files: BTreeMap<String, String>,
+    /// Retired ids.
+    pub retired: Vec<Tombstone>,
+    /// Services provisioned before a run.
+    pub services: Vec<ServiceSpec>,
+    /// The spec's clauses.
+    pub clauses: Vec<ClauseInfo>,
+    /// Raw files, by relative path (for expected-failure lists and docs).
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<T, SuiteError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| SuiteError::Parse {
+        file: file.to_owned(),
+        message: format!("not UTF-8: {e}"),
+    })?;
+    toml::from_str(text).map_err(|e| {
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        SuiteError::Parse {
+            file: file.to_owned(),
+            message: match line {
+                Some(line) => format!("line {line}: {}", e.message()),
+                None => e.message().to_owned(),
+            },
+        }
+    })
+}
+
+impl Suite {
+    /// Parses a set of suite files.
+    pub fn from_files(
+        source: String,
+        files: BTreeMap<String, Vec<u8>>,
+    ) -> Result<Self, SuiteError> {
+        let mut suite = Suite {
+            source,
+            ..Suite::default()
+        };
+        for (path, bytes) in &files {
+            if let Some(name) = path.strip_prefix("cases/").filter(|p| p.ends_with(".toml")) {
+                let file: CaseFile = parse(path, bytes)?;
+                for case in file.cases {
+                    suite.case_files.insert(case.id.clone(), name.to_owned());
+                    suite.cases.push(case);
+                }
+            } else if path == "retired.toml" {
+                suite.retired = parse::<CaseFile>(path, bytes)?.retired;
+            } else if path == "services.toml" {
+                suite.services = parse::<ServicesFile>(path, bytes)?.services;
+            } else if path == "clauses.toml" {
+                suite.clauses = parse::<ClausesFile>(path, bytes)?.clauses;
+            }
+        }
+        suite.files = files;
+        Ok(suite)
+    }
+
+    /// The suite embedded in this binary at build time.
+    pub fn embedded() -> Result<Self, SuiteError> {
+        let files = EMBEDDED
+            .iter()
+            .map(|(p, b)| ((*p).to_owned(), b.to_vec()))
+            .collect();
+        Self::from_files("the suite embedded in this binary".into(), files)
+    }
+
+    /// Reads a suite directory.
+    pub fn load_dir(dir: &Path) -> Result<Self, SuiteError> {
+        let mut files = BTreeMap::new();
+        read_tree(dir, dir, &mut files)?;
+        Self::from_files(dir.display().to_string(), files)
+    }
+
+    /// A case by id.
+    pub fn case(&self, id: &str) -> Option<&Case> {
+        self.cases.iter().find(|c| c.id == id)
+    }
+
+    /// A clause by id.
+    pub fn clause(&self, id: &str) -> Option<&ClauseInfo> {
+        self.clauses.iter().find(|c| c.id == id)
+    }
+}
+
+fn read_tree(
+    root: &Path,
+    dir: &Path,
+    files: &mut BTreeMap<String, Vec<u8>>,
+) -> Result<(), SuiteError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SuiteError::Io { path, source }
+    };
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if path.is_dir() {
+            read_tree(root, &path, files)?;
+        } else {
+            let rel = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            files.insert(rel, fs::read(&path).map_err(io(&path))?);
+        }
+    }
+    Ok(())
+}
