@@ -66,6 +66,24 @@ pub fn process_exists(pid: u32) -> bool {
     pid_of(pid).is_ok_and(|p| rustix::process::test_kill_process(p).is_ok())
 }
 
+/// Waits until process `pid` has exited (a zombie counts as exited), at
+/// most `timeout`; returns whether it did. Event-driven through a pidfd.
+pub fn wait_process_exit(pid: u32, timeout: std::time::Duration) -> io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let fd = match rustix::process::pidfd_open(pid_of(pid)?, rustix::process::PidfdFlags::empty()) {
+        Ok(fd) => fd,
+        // Already gone (reaped).
+        Err(rustix::io::Errno::SRCH) => return Ok(true),
+        Err(e) => return Err(e.into()),
+    };
+    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+    let timeout = Timespec {
+        tv_sec: timeout.as_secs() as i64,
+        tv_nsec: i64::from(timeout.subsec_nanos()),
+    };
+    Ok(poll(&mut fds, Some(&timeout))? > 0)
+}
+
 /// Sends SIGKILL to a process.
 pub fn kill(pid: u32) -> io::Result<()> {
     Ok(rustix::process::kill_process(pid_of(pid)?, Signal::KILL)?)
@@ -317,6 +335,30 @@ mod tests {
         kept.read_exact(&mut two).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(&two, b"hi", "the received descriptor is the same socket");
         let _ = passed.flush();
+    }
+
+    #[test]
+    fn waiting_for_a_process_exit_sees_the_exit() {
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("30")
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let pid = child.id();
+        assert_eq!(
+            wait_process_exit(pid, std::time::Duration::from_millis(10)).ok(),
+            Some(false)
+        );
+        kill(pid).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            wait_process_exit(pid, std::time::Duration::from_secs(10)).ok(),
+            Some(true)
+        );
+        let _ = child.wait();
+        assert_eq!(
+            wait_process_exit(pid, std::time::Duration::from_millis(10)).ok(),
+            Some(true),
+            "reaped"
+        );
     }
 
     #[test]

@@ -8,3 +8,10 @@ pub mod suite;
 
 pub use model::{Case, CaseResult, Level, RunReport, Step, TargetInfo, Verdict};
 pub use suite::{Suite, SuiteError};
+pub mod conn;
+pub mod engine;
+pub mod matching;
+pub mod provision;
+pub mod requests;
+pub mod schedule;
+pub mod target;
