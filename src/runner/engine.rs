@@ -17,8 +17,9 @@ use prost_reflect::DynamicMessage;
 use super::conn::{Conn, ReadFailure, Trace};
 use super::matching::{Actual, Captures, Outcome, check, resolve, resolve_json};
 use super::model::{
-    Case, CaseResult, CloseSpec, HandoffEventSpec, KillSpec, Level, ParallelSpec, RecordsSpec,
-    ReplySpec, SendSpec, ServesSpec, SocketModesSpec, Step, UidSpec, Verdict,
+    Case, CaseResult, CloseSpec, EventLogSpec, HandoffEventSpec, KillSpec, Level, ParallelSpec,
+    RecordsSpec, ReplySpec, SendSpec, ServesSpec, SocketModesSpec, Step, StoppedSpec, UidSpec,
+    Verdict,
 };
 use super::provision::Provisioner;
 use super::requests::{hello_frame, send_bytes};
@@ -269,6 +270,8 @@ impl CaseRun<'_> {
             }
             Step::SendAsUid(spec) => self.send_as_uid(spec),
             Step::ExpectSocketModes(spec) => self.expect_socket_modes(spec),
+            Step::ExpectStopped(spec) => self.expect_stopped(spec),
+            Step::ExpectEventLog(spec) => self.expect_event_log(spec),
             Step::PauseMs(ms) => {
                 std::thread::sleep(Duration::from_millis(*ms));
                 Ok(())
@@ -422,6 +425,20 @@ impl CaseRun<'_> {
                         Err(e) => problems.push(format!("the body is not JSON: {e}")),
                     },
                     _ => problems.push("the reply has no text body".into()),
+                }
+            }
+            if !spec.capture_json.is_empty() {
+                let json = match resolve(payload, "body") {
+                    Ok(Actual::Str(body)) => serde_json::from_str::<serde_json::Value>(&body).ok(),
+                    _ => None,
+                };
+                let Some(json) = json else {
+                    return Err(failure("capture_json: the reply has no JSON body"));
+                };
+                for (capture, pointer) in &spec.capture_json {
+                    self.captures
+                        .0
+                        .insert(capture.clone(), resolve_json(&json, pointer));
                 }
             }
             self.capture_negotiated(payload);
@@ -889,6 +906,114 @@ impl CaseRun<'_> {
                 message: format!("the peer process ended with {other:?}"),
                 detail: said,
             }),
+        }
+    }
+
+    fn expect_stopped(&mut self, spec: &StoppedSpec) -> Result<(), StepFailure> {
+        let until = deadline(spec.within_ms);
+        let socket = self.env.socket.clone();
+        loop {
+            let gone = !socket.exists();
+            let refused = UnixStream::connect(&socket).is_err();
+            if gone && refused {
+                self.trace.push(
+                    "-",
+                    "note",
+                    &[],
+                    "the socket file is gone and nothing accepts",
+                );
+                return Ok(());
+            }
+            if Instant::now() > until {
+                return Err(failure(format!(
+                    "the broker still {} after {} ms",
+                    if gone {
+                        "accepts connections"
+                    } else {
+                        "has its socket file"
+                    },
+                    spec.within_ms.unwrap_or(DEFAULT_WAIT.as_millis() as u64)
+                )));
+            }
+            // A broker's exit is not announced on any channel we hold: look again shortly.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn expect_event_log(&mut self, spec: &EventLogSpec) -> Result<(), StepFailure> {
+        use crate::events::{LogVerdict, read_log, verify_log};
+        let path = self.env.event_log.clone().ok_or_else(|| {
+            failure("the broker's event log is not known (the case needs event-log)")
+        })?;
+        let scan =
+            read_log(&path).map_err(|e| failure(format!("reading {}: {e}", path.display())))?;
+        let mut problems = Vec::new();
+        if let Some(want) = spec.intact {
+            let verdict = verify_log(&path)
+                .map_err(|e| failure(format!("verifying {}: {e}", path.display())))?;
+            let intact = matches!(verdict, LogVerdict::Intact { .. });
+            if intact != want {
+                problems.push(format!(
+                    "expected the chain {}intact: {verdict}",
+                    if want { "" } else { "not " }
+                ));
+            }
+        }
+        if let Some(max) = spec.max_record_bytes
+            && let Some(big) = scan.records.iter().find(|r| r.len > max)
+        {
+            problems.push(format!(
+                "record {} is {} bytes, over {max} (EVT-1)",
+                big.index, big.len
+            ));
+        }
+        for kind in &spec.kinds {
+            let present = scan.records.iter().any(|r| {
+                crate::proto::v1::EventKind::try_from(r.event.kind)
+                    .is_ok_and(|k| k.as_str_name() == kind)
+            });
+            if !present {
+                problems.push(format!("no {kind} record in the log"));
+            }
+        }
+        if let Some(min) = spec.min_records
+            && (scan.records.len() as u64) < min
+        {
+            problems.push(format!(
+                "{} records, expected at least {min}",
+                scan.records.len()
+            ));
+        }
+        if let Some(name) = &spec.head_same_as {
+            let head = scan
+                .records
+                .last()
+                .map(|r| to_hex(&r.hash))
+                .unwrap_or_default();
+            match self.captures.0.get(name) {
+                Some(Actual::Str(captured)) if *captured == head => {}
+                other => problems.push(format!(
+                    "the log's head {head} differs from {name} ({other:?})"
+                )),
+            }
+        }
+        self.trace.push(
+            "-",
+            "note",
+            &[],
+            format!(
+                "event log {}: {} records",
+                path.display(),
+                scan.records.len()
+            ),
+        );
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StepFailure {
+                message: problems[0].clone(),
+                detail: problems.join("\n"),
+            })
         }
     }
 

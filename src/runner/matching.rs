@@ -293,7 +293,22 @@ pub fn check(actual: &Actual, expected: &toml::Value, captures: &Captures) -> Ou
             }
             _ => fail(format!("expected one of {}, got {actual}", show(arg))),
         },
-        "contains" | "starts_with" => {
+        "all" => match arg.as_array() {
+            Some(each) => {
+                for expected in each {
+                    match check(actual, expected, captures) {
+                        Outcome::Met => {}
+                        other => return other,
+                    }
+                }
+                Outcome::Met
+            }
+            None => fail(format!(
+                "`all` takes a list of expectations, not {}",
+                show(arg)
+            )),
+        },
+        "contains" | "starts_with" | "ends_with" => {
             let text = match actual {
                 Actual::Str(s) => s.clone(),
                 Actual::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
@@ -314,10 +329,10 @@ pub fn check(actual: &Actual, expected: &toml::Value, captures: &Captures) -> Ou
                 other => return fail(format!("expected text, got {other}")),
             };
             let wanted = arg.as_str().unwrap_or_default();
-            let ok = if key == "contains" {
-                text.contains(wanted)
-            } else {
-                text.starts_with(wanted)
+            let ok = match key.as_str() {
+                "contains" => text.contains(wanted),
+                "starts_with" => text.starts_with(wanted),
+                _ => text.ends_with(wanted),
             };
             if ok {
                 Outcome::Met
@@ -438,6 +453,18 @@ mod tests {
             "{ starts_with = \"service definition\" }",
         );
         yes(Actual::Absent, "{ absent = true }");
+        yes(
+            Actual::Str("a\n# EOF\n".into()),
+            "{ ends_with = \"# EOF\\n\" }",
+        );
+        yes(
+            Actual::Str("abc".into()),
+            "{ all = [{ starts_with = \"a\" }, { ends_with = \"c\" }] }",
+        );
+        no(
+            Actual::Str("abc".into()),
+            "{ all = [{ starts_with = \"a\" }, { ends_with = \"b\" }] }",
+        );
         no(Actual::Absent, "\"x\"");
         assert!(matches!(
             check(&Actual::Str("a".into()), &t("{ ref = \"b\" }"), &c),

@@ -176,6 +176,9 @@ pub struct AdminSpec {
     /// The frame's `request_id` (default 1).
     #[serde(default)]
     pub request_id: Option<u64>,
+    /// Frame fields in text format (`traceparent: "..."`).
+    #[serde(default)]
+    pub frame_text: Option<String>,
 }
 
 /// A frame in text format for `send.frame`.
@@ -237,6 +240,9 @@ pub struct ReplySpec {
     /// JSON body checks for admin replies: JSON pointer → expected.
     #[serde(default)]
     pub json: BTreeMap<String, Expected>,
+    /// Values of the JSON body to remember: name → JSON pointer.
+    #[serde(default)]
+    pub capture_json: BTreeMap<String, String>,
 }
 
 /// Expectations on the fake backend's records for one service.
@@ -404,6 +410,10 @@ pub enum Step {
     SendAsUid(Box<UidSpec>),
     /// Check the broker socket and its directory (SEC-2).
     ExpectSocketModes(SocketModesSpec),
+    /// The broker stopped: its socket file is gone and nothing accepts (ADM-7).
+    ExpectStopped(StoppedSpec),
+    /// Check the broker's lifecycle event log file (EVT-1…EVT-3).
+    ExpectEventLog(Box<EventLogSpec>),
     /// Wait: only to act as a slow client, never to let things settle.
     PauseMs(u64),
 }
@@ -492,6 +502,36 @@ pub struct UidSpec {
     pub uid: u32,
     /// The Hello to send.
     pub hello: HelloSpec,
+}
+
+/// `expect_stopped`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoppedSpec {
+    /// Bound on the wait (default 10 s).
+    #[serde(default)]
+    pub within_ms: Option<u64>,
+}
+
+/// `expect_event_log`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventLogSpec {
+    /// The hash chain verifies (EVT-3).
+    #[serde(default)]
+    pub intact: Option<bool>,
+    /// No record, length prefix included, is longer than this (EVT-1).
+    #[serde(default)]
+    pub max_record_bytes: Option<usize>,
+    /// Event kinds (`HELLO_REFUSED`, …) that must each appear at least once.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// At least this many records.
+    #[serde(default)]
+    pub min_records: Option<u64>,
+    /// The chain head equals this captured value (hex string, e.g. from STATUS JSON).
+    #[serde(default)]
+    pub head_same_as: Option<String>,
 }
 
 /// `expect_socket_modes`.

@@ -23,14 +23,27 @@ fn parse_into<M: Message + Default>(base: &M, full_name: &str, text: &str) -> Re
     let desc = descriptor_pool()
         .get_message_by_name(full_name)
         .ok_or_else(|| format!("no message {full_name}"))?;
-    let mut merged = DynamicMessage::decode(desc.clone(), base.encode_to_vec().as_slice())
+    let base = DynamicMessage::decode(desc.clone(), base.encode_to_vec().as_slice())
         .map_err(|e| e.to_string())?;
-    let overrides =
+    // The text's fields win, explicit zeros included (`client_min_protocol: 0`);
+    // every field it does not mention keeps the base value.
+    let mut merged =
         DynamicMessage::parse_text_format(desc, text).map_err(|e| format!("text format: {e}"))?;
-    for (field, value) in overrides.fields() {
-        merged.set_field(&field, value.clone());
+    for (field, value) in base.fields() {
+        if !mentions(text, field.name()) {
+            merged.set_field(&field, value.clone());
+        }
     }
     M::decode(merged.encode_to_vec().as_slice()).map_err(|e| e.to_string())
+}
+
+/// True when text format `text` sets field `name` (`name:` or `name {`).
+fn mentions(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + name.len()..].trim_start().chars().next();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && matches!(after, Some(':' | '{'))
+    })
 }
 
 /// The Hello frame of a `hello` spec.
@@ -77,7 +90,11 @@ pub fn admin_frame(spec: &AdminSpec, tmp: &Path) -> Result<Frame, String> {
             .unwrap_or_default(),
         drain_deadline_ms: spec.drain_deadline_ms.unwrap_or(0),
     };
-    Ok(admin_request(&request, spec.request_id.unwrap_or(1)))
+    let frame = admin_request(&request, spec.request_id.unwrap_or(1));
+    match &spec.frame_text {
+        Some(text) => parse_into(&frame, "running_process.broker.v1.Frame", text),
+        None => Ok(frame),
+    }
 }
 
 /// The framed bytes of a `frame` spec, padded to `body_len` when given.
@@ -199,6 +216,27 @@ mod tests {
             (1, std::process::id())
         );
         assert_eq!((frame.request_id, frame.traceparent.as_str()), (9, "t"));
+    }
+
+    #[test]
+    fn text_can_set_fields_to_zero() {
+        let spec = HelloSpec {
+            service: "svc".into(),
+            version: "1.0.0".into(),
+            text: Some("client_min_protocol: 0 client_max_protocol: 0".into()),
+            frame_text: Some("request_id: 0".into()),
+            ..HelloSpec::default()
+        };
+        let frame = hello_frame(&spec).unwrap_or_default();
+        let hello = Hello::decode(frame.payload.clone()).unwrap_or_default();
+        assert_eq!(
+            (
+                hello.client_min_protocol,
+                hello.client_max_protocol,
+                frame.request_id
+            ),
+            (0, 0, 0)
+        );
     }
 
     #[test]

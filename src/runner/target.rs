@@ -449,7 +449,9 @@ pub fn split_command(line: &str) -> Result<Vec<String>, String> {
                                 word.push(c);
                             }
                             None => {
-                                return Err("unterminated double quote in the broker command".into());
+                                return Err(
+                                    "unterminated double quote in the broker command".into()
+                                );
                             }
                         },
                         Some(c) => word.push(c),
