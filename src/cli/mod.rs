@@ -5,11 +5,17 @@ mod admin;
 #[cfg(unix)]
 mod connect;
 #[cfg(unix)]
+mod coverage;
+#[cfg(unix)]
 mod doctor;
 mod events;
 mod golden;
 #[cfg(unix)]
 mod hello;
+#[cfg(unix)]
+mod lint;
+#[cfg(unix)]
+mod report;
 #[cfg(unix)]
 mod serve;
 #[cfg(unix)]
@@ -64,6 +70,15 @@ enum Command {
     /// Diagnose the environment a broker needs, read-only (exit 0 no error, 1 errors, 2 bad usage).
     #[cfg(unix)]
     Doctor(doctor::DoctorArgs),
+    /// Validate the conformance suite (exit 0 clean, 1 problems, 2 unreadable).
+    #[cfg(unix)]
+    Lint(lint::LintArgs),
+    /// Map spec clauses to the cases proving them (exit 1 when an observable MUST clause has none).
+    #[cfg(unix)]
+    Coverage(coverage::CoverageArgs),
+    /// Build an implementation × case matrix (Markdown, optionally JUnit) from run reports.
+    #[cfg(unix)]
+    Report(report::ReportArgs),
 }
 
 /// The broker socket to talk to: `--socket`, else this user's shared
@@ -106,6 +121,12 @@ pub fn main() -> ExitCode {
         Command::Connect(args) => connect::run(args),
         #[cfg(unix)]
         Command::Doctor(args) => doctor::run(args),
+        #[cfg(unix)]
+        Command::Lint(args) => lint::run(args),
+        #[cfg(unix)]
+        Command::Coverage(args) => coverage::run(args),
+        #[cfg(unix)]
+        Command::Report(args) => report::run(args),
     };
     ExitCode::from(code)
 }

@@ -3,7 +3,11 @@
 //! command template, or one already running — and reports a verdict per
 //! case and per spec clause.
 
+pub mod coverage;
+pub mod expected;
+pub mod lint;
 pub mod model;
+pub mod report;
 pub mod suite;
 
 pub use model::{Case, CaseResult, Level, RunReport, Step, TargetInfo, Verdict};

@@ -1,0 +1,302 @@
+//! The suite tools as a user runs them: `lint`, `coverage` and `report`,
+//! their output and exit codes (0 ok, 1 problems or gaps, 2 unreadable).
+#![cfg(unix)]
+
+use std::fs;
+use std::path::Path;
+
+use assert_cmd::Command;
+use broker_conformance::runner::model::{CaseResult, Level, RunReport, TargetInfo, Verdict};
+use broker_conformance::runner::report::write_json_file;
+
+/// Runs the binary; returns exit code, stdout and stderr.
+fn cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let output = Command::cargo_bin("broker-conformance")
+        .expect("binary")
+        .args(args)
+        .output()
+        .expect("runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr),
+    )
+}
+
+const CLAUSES: &str = r#"
+[[clause]]
+id = "FRM-4"
+level = "MUST"
+rule = "bad first byte"
+
+[[clause]]
+id = "FRM-12"
+level = "MUST"
+rule = "bounded buffer"
+observable = false
+why = "inside the broker; proved by tests/framing_alloc.rs"
+
+[[clause]]
+id = "HEL-20"
+level = "SHOULD"
+rule = "shutting down"
+"#;
+
+const FRM_CASE: &str = r#"
+[[case]]
+id = "frm.bad-first-byte"
+clauses = ["FRM-4"]
+level = "MUST"
+summary = "A first byte other than 0x01 is refused"
+
+[[case.step]]
+send = { golden = "v1/wire_hello_minimal", patch = [{ at = 0, hex = "02" }] }
+
+[[case.step]]
+expect_reply = { result = "refused", fields = { "refused.code" = "ERROR_VERSION_UNSUPPORTED" } }
+"#;
+
+/// Writes a suite directory with these case files.
+fn suite_dir(cases: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    fs::create_dir(dir.path().join("cases")).expect("mkdir");
+    fs::write(dir.path().join("clauses.toml"), CLAUSES).expect("write");
+    fs::write(dir.path().join("retired.toml"), "").expect("write");
+    for (name, text) in cases {
+        fs::write(dir.path().join("cases").join(name), text).expect("write");
+    }
+    dir
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn lint_passes_a_clean_suite() {
+    let dir = suite_dir(&[("frm.toml", FRM_CASE)]);
+    let (code, stdout, stderr) = cli(&["lint", "--dir", arg(dir.path())]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("1 cases, no problems"), "{stderr}");
+}
+
+#[test]
+fn lint_prints_one_line_per_problem_and_exits_1() {
+    let bad = FRM_CASE
+        .replace("[\"FRM-4\"]", "[\"FRM-99\"]")
+        .replace("refused\"", "rejected\"");
+    let dir = suite_dir(&[("frm.toml", &bad)]);
+    let (code, stdout, _) = cli(&["lint", "--dir", arg(dir.path())]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let file = dir.path().join("cases/frm.toml");
+    assert_eq!(
+        stdout,
+        format!(
+            "{f}: frm.bad-first-byte: cites FRM-99, which is not in clauses.toml\n\
+             {f}: frm.bad-first-byte: step 2: expect_reply.result \"rejected\" must be \"negotiated\" or \"refused\"\n",
+            f = file.display()
+        )
+    );
+}
+
+#[test]
+fn lint_reports_a_file_that_does_not_parse_as_a_problem() {
+    let dir = suite_dir(&[("frm.toml", "[[case]]\nid = \"frm.x\"\nbogus = 1\n")]);
+    let (code, stdout, _) = cli(&["lint", "--dir", arg(dir.path())]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!(
+            "{}: -: ",
+            dir.path().join("cases/frm.toml").display()
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("bogus"), "{stdout}");
+}
+
+#[test]
+fn lint_exits_2_when_the_suite_is_unreadable() {
+    let (code, _, stderr) = cli(&["lint", "--dir", "/nonexistent/suite"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("/nonexistent/suite"), "{stderr}");
+}
+
+#[test]
+fn lint_accepts_the_embedded_suite() {
+    let (code, stdout, stderr) = cli(&["lint"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+}
+
+#[test]
+fn coverage_fails_naming_an_uncovered_must_clause() {
+    let dir = suite_dir(&[]);
+    let (code, stdout, _) = cli(&["coverage", "--dir", arg(dir.path())]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("FRM-4   MUST    observable    (no case)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("warning: observable SHOULD clause HEL-20 has no case\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("FAILED: 1 observable MUST clauses have no case: FRM-4\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn coverage_passes_when_only_unobservable_must_clauses_lack_cases() {
+    let dir = suite_dir(&[("frm.toml", FRM_CASE)]);
+    let (code, stdout, _) = cli(&["coverage", "--dir", arg(dir.path())]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("FRM-4   MUST    observable    frm.bad-first-byte\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("FRM-12  MUST    unobservable  (no case)  (why: inside the broker; proved by tests/framing_alloc.rs)\n"), "{stdout}");
+    let (code, stdout, _) = cli(&["coverage", "--json", "--dir", arg(dir.path())]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(json["passed"], true);
+    assert_eq!(
+        json["clauses"][0]["cases"],
+        serde_json::json!(["frm.bad-first-byte"])
+    );
+    assert_eq!(json["warnings"], serde_json::json!(["HEL-20"]));
+}
+
+#[test]
+fn coverage_runs_on_the_embedded_suite() {
+    let (code, stdout, stderr) = cli(&["coverage"]);
+    assert!(matches!(code, Some(0 | 1)), "{code:?} {stderr}");
+    assert!(
+        stdout.starts_with("coverage of the suite embedded in this binary\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn coverage_exits_2_when_the_suite_is_unreadable() {
+    let (code, _, _) = cli(&["coverage", "--dir", "/nonexistent/suite"]);
+    assert_eq!(code, Some(2));
+}
+
+fn run_report(label: &str, verdicts: &[(&str, Verdict)]) -> RunReport {
+    RunReport {
+        schema_version: 1,
+        tool_version: "0.1.0".into(),
+        target: TargetInfo {
+            kind: "command".into(),
+            label: label.into(),
+            command: Some(format!("{label} --serve")),
+            is_reference: false,
+        },
+        started_at_unix_ms: 0,
+        duration_ms: 5,
+        cases: verdicts
+            .iter()
+            .map(|(id, verdict)| CaseResult {
+                id: (*id).into(),
+                clauses: vec!["FRM-4".into()],
+                level: Level::Must,
+                summary: "s".into(),
+                verdict: *verdict,
+                message: "m".into(),
+                detail: String::new(),
+                duration_ms: 1,
+                trace: vec![],
+            })
+            .collect(),
+    }
+}
+
+fn write_runs(dir: &Path) -> (String, String) {
+    let a = dir.join("a.json");
+    let b = dir.join("b.json");
+    write_json_file(
+        &run_report(
+            "alpha",
+            &[("frm.one", Verdict::Pass), ("frm.two", Verdict::Fail)],
+        ),
+        &a,
+    )
+    .expect("writes");
+    write_json_file(
+        &run_report("beta", &[("frm.one", Verdict::ExpectedFail)]),
+        &b,
+    )
+    .expect("writes");
+    (arg(&a).to_owned(), arg(&b).to_owned())
+}
+
+#[test]
+fn report_prints_the_matrix_of_several_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = write_runs(dir.path());
+    let (code, stdout, stderr) = cli(&["report", &a, &b]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains("| alpha | 0.1.0 | command: `alpha --serve` | 1 | 1 |"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| case | level | clauses | alpha | beta |\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| `frm.one` | MUST | FRM-4 | ✅ | ⚠️ |\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| `frm.two` | MUST | FRM-4 | ❌ |  |\n"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn report_writes_markdown_and_junit_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = write_runs(dir.path());
+    let md = dir.path().join("matrix.md");
+    let xml = dir.path().join("junit.xml");
+    let (code, stdout, stderr) = cli(&[
+        "report",
+        &a,
+        &b,
+        "--markdown",
+        arg(&md),
+        "--junit",
+        arg(&xml),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(
+        fs::read_to_string(&md)
+            .expect("md")
+            .starts_with("# Conformance matrix\n")
+    );
+    let junit = fs::read_to_string(&xml).expect("xml");
+    assert!(junit.contains("<testsuite name=\"alpha.frm\""), "{junit}");
+    assert!(
+        junit.contains("<failure message=\"m\" type=\"fail\">"),
+        "{junit}"
+    );
+}
+
+#[test]
+fn report_exits_2_on_unreadable_or_invalid_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, _, stderr) = cli(&["report", "/nonexistent/run.json"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("/nonexistent/run.json"), "{stderr}");
+    let garbage = dir.path().join("garbage.json");
+    fs::write(&garbage, "{\"schema_version\": 1}").expect("write");
+    let (code, stdout, stderr) = cli(&["report", arg(&garbage)]);
+    assert_eq!(code, Some(2));
+    assert_eq!(stdout, "", "nothing written when an input is bad");
+    assert!(stderr.contains("not a run report"), "{stderr}");
+}
