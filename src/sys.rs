@@ -118,6 +118,25 @@ pub fn process_start_time(pid: u32) -> io::Result<u64> {
         })
 }
 
+/// The state letter of a process (`/proc/<pid>/stat` field 3): `R`, `S`,
+/// `D`, `Z` (zombie: exited, not yet reaped), ...
+pub fn process_state(pid: u32) -> io::Result<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.trim_start().chars().next())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("/proc/{pid}/stat has no state"),
+            )
+        })
+}
+
+/// True while the process runs: it exists and is not a zombie.
+pub fn process_running(pid: u32) -> bool {
+    process_exists(pid) && process_state(pid).is_ok_and(|state| state != 'Z')
+}
+
 /// The canonical path of a process's executable (`/proc/<pid>/exe`, PRB-5).
 pub fn process_exe(pid: u32) -> io::Result<PathBuf> {
     fs::canonicalize(format!("/proc/{pid}/exe"))

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::decide::BackendKey;
-use crate::sys::{process_exists, process_start_time};
+use crate::sys::{process_running, process_start_time};
 use crate::wire::{SPAWN_BUDGET_ATTEMPTS, SPAWN_BUDGET_WINDOW};
 
 /// A backend that passed its identity probe and serves clients.
@@ -33,9 +33,11 @@ pub struct LiveBackend {
 }
 
 impl LiveBackend {
-    /// True while the same process (pid and start time) is still there (REG-2, REG-4).
+    /// True while the same process (pid and start time) still runs
+    /// (REG-2, REG-4). A zombie is dead: it exited and waits to be reaped.
     pub fn is_alive(&self) -> bool {
-        process_exists(self.pid) && process_start_time(self.pid).is_ok_and(|t| t == self.start_time)
+        process_running(self.pid)
+            && process_start_time(self.pid).is_ok_and(|t| t == self.start_time)
     }
 }
 

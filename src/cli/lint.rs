@@ -1,7 +1,7 @@
 //! `broker-conformance lint`: validates the conformance suite, one line per
 //! problem (exit 0 clean, 1 problems, 2 unreadable).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -13,18 +13,39 @@ use crate::runner::suite::{Suite, SuiteError};
 /// Which suite a command reads.
 #[derive(Debug, Args)]
 pub struct SuiteLocation {
-    /// Suite directory (holding cases/, clauses.toml, …) [default: the suite embedded in this binary].
-    #[arg(long, value_name = "DIR")]
+    /// Suite directory (holding cases/, clauses.toml, …) [default:
+    /// ./conformance when it holds a suite, else the copy embedded in this binary].
+    #[arg(long = "suite", visible_alias = "dir", value_name = "DIR")]
     dir: Option<PathBuf>,
 }
 
 impl SuiteLocation {
     /// Loads the suite.
     pub fn load(&self) -> Result<Suite, SuiteError> {
-        match &self.dir {
-            Some(dir) => Suite::load_dir(dir),
-            None => Suite::embedded(),
-        }
+        load_suite(self.dir.as_deref())
+    }
+
+    /// The directory the suite is read from; `None` for the embedded copy.
+    pub fn resolved_dir(&self) -> Option<PathBuf> {
+        suite_dir(self.dir.as_deref())
+    }
+}
+
+/// `dir`, else ./conformance when it holds a suite (a checkout of this
+/// crate); `None` means the copy embedded in this binary.
+fn suite_dir(dir: Option<&Path>) -> Option<PathBuf> {
+    match dir {
+        Some(dir) => Some(dir.to_path_buf()),
+        None => Some(PathBuf::from("conformance")).filter(|d| d.join("clauses.toml").is_file()),
+    }
+}
+
+/// The suite in `dir`; without one, ./conformance when it holds a suite,
+/// else the copy embedded in this binary.
+pub fn load_suite(dir: Option<&Path>) -> Result<Suite, SuiteError> {
+    match suite_dir(dir) {
+        Some(dir) => Suite::load_dir(&dir),
+        None => Suite::embedded(),
     }
 }
 
@@ -52,7 +73,7 @@ pub fn run(args: LintArgs) -> u8 {
             return EXIT_HARNESS;
         }
     };
-    let corpus = match (&args.golden, &args.suite.dir) {
+    let corpus = match (&args.golden, &args.suite.resolved_dir()) {
         (Some(dir), _) => Corpus::load_dir(dir),
         (None, None) => Ok(Corpus::embedded()),
         (None, Some(_)) => Corpus::default_location(),
@@ -77,9 +98,9 @@ pub fn run(args: LintArgs) -> u8 {
     }
 }
 
-/// A suite file as the user can open it: under `--dir` when given.
+/// A suite file as the user can open it: under the suite's directory.
 fn shown(location: &SuiteLocation, file: &str) -> String {
-    match &location.dir {
+    match location.resolved_dir() {
         Some(dir) => dir.join(file).display().to_string(),
         None => file.to_owned(),
     }

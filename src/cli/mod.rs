@@ -17,6 +17,8 @@ mod lint;
 #[cfg(unix)]
 mod report;
 #[cfg(unix)]
+mod run;
+#[cfg(unix)]
 mod serve;
 #[cfg(unix)]
 mod servicedef;
@@ -43,6 +45,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the conformance suite against a broker (default: the built-in reference broker).
+    #[cfg(unix)]
+    Run(Box<run::RunArgs>),
     /// Inspect and verify the frozen golden bytes.
     #[command(subcommand)]
     Golden(golden::GoldenCommand),
@@ -107,6 +112,8 @@ fn client_timeout(timeout_ms: Option<u64>) -> Result<std::time::Duration, String
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
+        #[cfg(unix)]
+        Command::Run(args) => run::run(*args),
         Command::Golden(cmd) => golden::run(cmd),
         Command::Events(cmd) => events::run(cmd),
         #[cfg(unix)]

@@ -37,6 +37,12 @@ pub enum Record {
         request_id: u64,
         /// Whether it was answered.
         answered: bool,
+        /// Bytes of nonce in the payload (PRB-1: 32).
+        #[serde(default)]
+        nonce_len: usize,
+        /// Whether request_id is the nonce's first 8 bytes little-endian (PRB-1).
+        #[serde(default)]
+        request_id_from_nonce: bool,
     },
     /// A request frame arrived.
     Frame {

@@ -94,9 +94,13 @@ impl ConnectionHandler for FakeHandler {
     }
 
     fn on_probe(&self, request: &Frame, identity: &BackendIdentity) -> ProbeAnswer {
+        let prefix: Option<[u8; 8]> = request.payload.get(..8).and_then(|b| b.try_into().ok());
         self.recorder.record(&Record::Probe {
             request_id: request.request_id,
             answered: true,
+            nonce_len: request.payload.len(),
+            request_id_from_nonce: prefix
+                .is_some_and(|p| u64::from_le_bytes(p) == request.request_id),
         });
         ProbeAnswer::Reply(claimed_identity(self.behavior, identity.daemon_process()))
     }

@@ -373,13 +373,24 @@ impl CaseRun<'_> {
             };
             self.note_outcome(&format!("frame.{path}"), outcome, &mut problems);
         }
+        // `frame.<field>` captures read the envelope; the rest the payload.
+        let (frame_captures, payload_captures): (Vec<_>, Vec<_>) = spec
+            .capture
+            .iter()
+            .partition(|(_, path)| path.starts_with("frame."));
+        for (capture, path) in frame_captures {
+            let field = path.trim_start_matches("frame.");
+            let value = resolve(&frame_msg, field)
+                .map_err(|e| failure(format!("capture {capture}: {e}")))?;
+            self.captures.0.insert(capture.clone(), value);
+        }
         let payload = match payload_schema(frame.payload_protocol, frame.kind) {
             PayloadSchema::Message(full_name) => dynamic(full_name, &frame.payload).ok(),
             _ => None,
         };
         let needs_payload = spec.result.is_some()
             || !spec.fields.is_empty()
-            || !spec.capture.is_empty()
+            || !payload_captures.is_empty()
             || !spec.json.is_empty();
         if needs_payload && payload.is_none() {
             problems.push(format!(
@@ -442,7 +453,7 @@ impl CaseRun<'_> {
                 }
             }
             self.capture_negotiated(payload);
-            for (capture, path) in &spec.capture {
+            for (capture, path) in payload_captures {
                 let value = resolve(payload, path)
                     .map_err(|e| failure(format!("capture {capture}: {e}")))?;
                 self.captures.0.insert(capture.clone(), value);
@@ -632,6 +643,7 @@ impl CaseRun<'_> {
         let all = self.env.provisioner.records(&spec.service);
         let mut started = Vec::new();
         let mut offers = Vec::new();
+        let mut probes = Vec::new();
         for (_, records) in &all {
             let mine = records.iter().any(|r| match r {
                 Record::Started { version, .. } => {
@@ -646,6 +658,7 @@ impl CaseRun<'_> {
                 match record {
                     Record::Started { .. } => started.push(record.clone()),
                     Record::HandoffOffer { .. } => offers.push(record.clone()),
+                    Record::Probe { .. } => probes.push(record.clone()),
                     _ => {}
                 }
             }
@@ -662,6 +675,40 @@ impl CaseRun<'_> {
         if let Some(expected) = &spec.offers {
             let outcome = check(&Actual::Int(offers.len() as i128), expected, &self.captures);
             self.note_outcome("handoff offers", outcome, &mut problems);
+        }
+        if let Some(expected) = &spec.probes {
+            let outcome = check(&Actual::Int(probes.len() as i128), expected, &self.captures);
+            self.note_outcome("identity probes", outcome, &mut problems);
+        }
+        if !spec.probe.is_empty() {
+            let Some(Record::Probe {
+                request_id,
+                nonce_len,
+                request_id_from_nonce,
+                ..
+            }) = probes.first()
+            else {
+                return Err(failure(format!(
+                    "the backend of {} recorded no identity probe",
+                    spec.service
+                )));
+            };
+            let fields = BTreeMap::from([
+                ("request_id", Actual::Int(i128::from(*request_id))),
+                ("nonce_len", Actual::Int(*nonce_len as i128)),
+                (
+                    "request_id_from_nonce",
+                    Actual::Bool(*request_id_from_nonce),
+                ),
+            ]);
+            for (field, expected) in &spec.probe {
+                let actual = fields
+                    .get(field.as_str())
+                    .cloned()
+                    .unwrap_or(Actual::Absent);
+                let outcome = check(&actual, expected, &self.captures);
+                self.note_outcome(&format!("probe.{field}"), outcome, &mut problems);
+            }
         }
         let first = started.first();
         if spec.listener.is_some() || !spec.env.is_empty() || spec.env_only.is_some() {

@@ -66,6 +66,25 @@ impl fmt::Display for Actual {
     }
 }
 
+fn map_key_text(key: &prost_reflect::MapKey) -> String {
+    use prost_reflect::MapKey;
+    match key {
+        MapKey::Bool(b) => b.to_string(),
+        MapKey::I32(i) => i.to_string(),
+        MapKey::I64(i) => i.to_string(),
+        MapKey::U32(i) => i.to_string(),
+        MapKey::U64(i) => i.to_string(),
+        MapKey::String(s) => s.clone(),
+    }
+}
+
+fn map_value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => from_value(other, &Kind::Bool).to_string(),
+    }
+}
+
 fn from_value(value: &Value, kind: &Kind) -> Actual {
     match value {
         Value::Bool(b) => Actual::Bool(*b),
@@ -86,7 +105,15 @@ fn from_value(value: &Value, kind: &Kind) -> Actual {
         },
         Value::Message(m) => Actual::Message(m.to_text_format()),
         Value::List(items) => Actual::List(items.iter().map(|v| from_value(v, kind)).collect()),
-        Value::Map(entries) => Actual::Message(format!("{} entries", entries.len())),
+        // A map reads as its `key=value` entries, in key order.
+        Value::Map(entries) => {
+            let mut items: Vec<String> = entries
+                .iter()
+                .map(|(k, v)| format!("{}={}", map_key_text(k), map_value_text(v)))
+                .collect();
+            items.sort();
+            Actual::List(items.into_iter().map(Actual::Str).collect())
+        }
     }
 }
 
@@ -308,6 +335,23 @@ pub fn check(actual: &Actual, expected: &toml::Value, captures: &Captures) -> Ou
                 show(arg)
             )),
         },
+        "lacks" => {
+            let wanted = arg.as_str().unwrap_or_default();
+            let holds = match actual {
+                Actual::Str(s) => s.contains(wanted),
+                Actual::Bytes(b) => String::from_utf8_lossy(b).contains(wanted),
+                Actual::List(items) => items
+                    .iter()
+                    .any(|i| matches!(i, Actual::Str(s) if s.contains(wanted))),
+                Actual::Message(text) => text.contains(wanted),
+                _ => false,
+            };
+            if holds {
+                fail(format!("expected no {}, got {actual}", show(arg)))
+            } else {
+                Outcome::Met
+            }
+        }
         "contains" | "starts_with" | "ends_with" => {
             let text = match actual {
                 Actual::Str(s) => s.clone(),
@@ -409,6 +453,45 @@ mod tests {
         toml::from_str::<toml::Table>(&format!("v = {s}"))
             .map(|t| t["v"].clone())
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn maps_read_as_sorted_entries_and_lacks_looks_into_them() {
+        let desc = descriptor_pool()
+            .get_message_by_name("running_process.broker.v1.HelloReply")
+            .unwrap_or_else(|| panic!("descriptor"));
+        let m = DynamicMessage::parse_text_format(
+            desc,
+            r#"refused { reason: "no" details { key: "z" value: "secret-1" } details { key: "a" value: "b" } }"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let details = resolve(&m, "refused.details").unwrap_or(Actual::Absent);
+        assert_eq!(
+            details,
+            Actual::List(vec![
+                Actual::Str("a=b".into()),
+                Actual::Str("z=secret-1".into())
+            ])
+        );
+        let none = Captures::default();
+        assert_eq!(check(&details, &t("{ len = 2 }"), &none), Outcome::Met);
+        assert!(matches!(
+            check(&details, &t(r#"{ lacks = "secret" }"#), &none),
+            Outcome::Failed(_)
+        ));
+        assert_eq!(
+            check(&details, &t(r#"{ lacks = "token" }"#), &none),
+            Outcome::Met
+        );
+        let reason = resolve(&m, "refused.reason").unwrap_or(Actual::Absent);
+        assert!(matches!(
+            check(&reason, &t(r#"{ lacks = "no" }"#), &none),
+            Outcome::Failed(_)
+        ));
+        assert_eq!(
+            check(&Actual::Absent, &t(r#"{ lacks = "x" }"#), &none),
+            Outcome::Met
+        );
     }
 
     #[test]

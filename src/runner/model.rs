@@ -46,7 +46,13 @@ pub enum Need {
     OwnDefinitions,
     /// Runs with no other case at the same time.
     Alone,
+    /// A fresh broker that requires the auth token [`SUITE_AUTH_TOKEN`]
+    /// (HEL-12); implies `fresh-broker`.
+    AuthToken,
 }
+
+/// The one auth token a broker started for an `auth-token` case accepts.
+pub const SUITE_AUTH_TOKEN: &str = "conformance-auth-token";
 
 /// One case of the suite.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -272,6 +278,12 @@ pub struct RecordsSpec {
     /// Checks on the first offer (`with_fd`, `explicit_handle`, ...).
     #[serde(default)]
     pub offer: BTreeMap<String, Expected>,
+    /// Identity probes received.
+    #[serde(default)]
+    pub probes: Option<Expected>,
+    /// Checks on the first probe (`request_id_from_nonce`, `nonce_len`).
+    #[serde(default)]
+    pub probe: BTreeMap<String, Expected>,
 }
 
 /// Concurrent Hellos for one key (REG-3, HEL-17).
@@ -322,8 +334,9 @@ pub struct ServiceSpec {
     /// Write this `service_name` inside the file instead (a mismatch).
     #[serde(default)]
     pub name_in_file: Option<String>,
-    /// `installed` (default), `relative` (a relative binary_path) or
-    /// `outside` (a per_version_binary_dir that does not contain it).
+    /// `installed` (default), `relative` (a relative binary_path), `empty`
+    /// (no binary_path), `relative-dir` (a relative per_version_binary_dir)
+    /// or `outside` (a per_version_binary_dir that does not contain it).
     #[serde(default)]
     pub binary: Option<String>,
     /// Raw file contents (hex) instead of a definition, for broken files.

@@ -142,6 +142,8 @@ impl Provisioner {
         let (binary_path, version_dir) = match spec.binary.as_deref().unwrap_or("installed") {
             "installed" => (binary.display().to_string(), dir.display().to_string()),
             "relative" => ("bin/fake-backend".to_owned(), dir.display().to_string()),
+            "empty" => (String::new(), dir.display().to_string()),
+            "relative-dir" => (binary.display().to_string(), "bin".to_owned()),
             "outside" => {
                 let outside = self.root.join("outside");
                 private_dir(&outside)?;
@@ -149,7 +151,7 @@ impl Provisioner {
             }
             other => {
                 return Err(bad(format!(
-                    "binary = {other:?}: use installed, relative or outside"
+                    "binary = {other:?}: use installed, relative, empty, relative-dir or outside"
                 )));
             }
         };

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, RwLock, mpsc};
 use std::time::Instant;
 
 use super::engine::{CaseEnv, run_case};
-use super::model::{Case, CaseResult, Need, Verdict};
+use super::model::{Case, CaseResult, Need, SUITE_AUTH_TOKEN, Verdict};
 use super::provision::Provisioner;
 use super::target::{BrokerInstance, Target, TargetError};
 use crate::golden::Corpus;
@@ -86,6 +86,9 @@ impl CaseRunner {
                 Need::EventLog if self.event_log.is_none() => {
                     "the broker's event log is not known to the runner"
                 }
+                Need::AuthToken if !self.target.can_require_token() => {
+                    "the target cannot start a broker that requires an auth token"
+                }
                 _ => continue,
             };
             return Some(format!("skipped: {missing}"));
@@ -120,12 +123,19 @@ impl CaseRunner {
             _read = self.gate.read().unwrap_or_else(|e| e.into_inner());
         }
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            if !case.needs.contains(&Need::FreshBroker) {
+            let auth = case.needs.contains(&Need::AuthToken);
+            if !auth && !case.needs.contains(&Need::FreshBroker) {
                 let env = self.env(self.socket.clone(), self.event_log.clone());
                 return run_case(case, &env, self.settings.trace_all);
             }
             let started = Instant::now();
-            match self.target.start() {
+            let instance = if auth {
+                self.target
+                    .start_requiring_token(SUITE_AUTH_TOKEN.as_bytes())
+            } else {
+                self.target.start()
+            };
+            match instance {
                 Ok(mut instance) => {
                     let env = self.env(
                         instance.socket().to_path_buf(),

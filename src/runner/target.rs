@@ -31,6 +31,9 @@ pub enum TargetError {
     /// The target cannot start a broker of its own.
     #[error("this target cannot start a fresh broker")]
     NoFreshBroker,
+    /// The target cannot start a broker that requires an auth token.
+    #[error("this target cannot configure auth tokens")]
+    NoAuthTokens,
 }
 
 /// One running broker.
@@ -51,6 +54,16 @@ pub trait Target: Send + Sync {
     fn start(&self) -> Result<Box<dyn BrokerInstance>, TargetError>;
     /// Whether `start` may be called more than once.
     fn can_start_fresh(&self) -> bool;
+    /// Starts a fresh broker that accepts only Hellos carrying `token`
+    /// (HEL-12). Targets that cannot configure tokens say so.
+    fn start_requiring_token(&self, token: &[u8]) -> Result<Box<dyn BrokerInstance>, TargetError> {
+        let _ = token;
+        Err(TargetError::NoAuthTokens)
+    }
+    /// Whether [`start_requiring_token`](Self::start_requiring_token) works.
+    fn can_require_token(&self) -> bool {
+        false
+    }
     /// The service definition directory its brokers read.
     fn definitions(&self) -> &Path;
     /// Whether the runner wrote those definitions and may change them.
@@ -93,6 +106,22 @@ impl BrokerInstance for EmbeddedInstance {
     }
 }
 
+impl BuiltInTarget {
+    fn start_with(&self, token: Option<&[u8]>) -> Result<Box<dyn BrokerInstance>, TargetError> {
+        let mut builder = EmbeddedBroker::builder()
+            .service_def_dir(&self.definitions)
+            .hello_timeout(self.hello_timeout);
+        if let Some(token) = token {
+            builder = builder.auth_token(token);
+        }
+        let broker = builder
+            .start()
+            .map_err(|e| TargetError::Start(e.to_string()))?;
+        let socket = broker.endpoint().to_path_buf();
+        Ok(Box::new(EmbeddedInstance(Some(broker), socket)))
+    }
+}
+
 impl Target for BuiltInTarget {
     fn info(&self) -> TargetInfo {
         TargetInfo {
@@ -104,16 +133,18 @@ impl Target for BuiltInTarget {
     }
 
     fn start(&self) -> Result<Box<dyn BrokerInstance>, TargetError> {
-        let broker = EmbeddedBroker::builder()
-            .service_def_dir(&self.definitions)
-            .hello_timeout(self.hello_timeout)
-            .start()
-            .map_err(|e| TargetError::Start(e.to_string()))?;
-        let socket = broker.endpoint().to_path_buf();
-        Ok(Box::new(EmbeddedInstance(Some(broker), socket)))
+        self.start_with(None)
     }
 
     fn can_start_fresh(&self) -> bool {
+        true
+    }
+
+    fn start_requiring_token(&self, token: &[u8]) -> Result<Box<dyn BrokerInstance>, TargetError> {
+        self.start_with(Some(token))
+    }
+
+    fn can_require_token(&self) -> bool {
         true
     }
 
@@ -166,8 +197,9 @@ impl Launcher {
     }
 }
 
-/// A broker the runner starts from a command template with `{socket}` and
-/// `{service_def_dir}` placeholders.
+/// A broker the runner starts from a command template with `{socket}`,
+/// `{service_def_dir}` and (for brokers that keep a lifecycle event log)
+/// `{event_log}` placeholders.
 pub struct CommandTarget {
     template: String,
     args: Vec<String>,
@@ -208,6 +240,8 @@ impl CommandTarget {
 struct ChildInstance {
     child: Option<Child>,
     socket: PathBuf,
+    /// The log `{event_log}` named, when the template uses it.
+    event_log: Option<PathBuf>,
 }
 
 impl BrokerInstance for ChildInstance {
@@ -216,7 +250,7 @@ impl BrokerInstance for ChildInstance {
     }
 
     fn event_log(&self) -> Option<&Path> {
-        None
+        self.event_log.as_deref()
     }
 
     fn stop(&mut self) {
@@ -263,9 +297,11 @@ impl Target for CommandTarget {
         let run = runtime.join("run");
         private_dir(&run).map_err(|e| TargetError::Start(e.to_string()))?;
         let socket = run.join("b.sock");
+        let event_log = runtime.join("events.log");
         let substitute = |arg: &str| {
             arg.replace("{socket}", &socket.to_string_lossy())
                 .replace("{service_def_dir}", &self.definitions.to_string_lossy())
+                .replace("{event_log}", &event_log.to_string_lossy())
         };
         let mut command = Command::new(substitute(&self.args[0]));
         command
@@ -292,6 +328,11 @@ impl Target for CommandTarget {
         let mut instance = ChildInstance {
             child: Some(child),
             socket: socket.clone(),
+            event_log: self
+                .args
+                .iter()
+                .any(|a| a.contains("{event_log}"))
+                .then_some(event_log),
         };
         let deadline = Instant::now() + STARTUP_TIMEOUT;
         loop {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::steps::{Scope, StepLint};
+use super::steps::StepLint;
 use super::{Context, Problems, is_case_id};
 use crate::runner::model::{Case, Level, Step};
 
@@ -50,7 +50,7 @@ pub(super) fn lint_case(
     }
     let defined: BTreeSet<&str> = defined_services(&case.steps);
     let mut lint = StepLint::new(ctx, defined, &mut sink);
-    lint.steps(&case.steps, &mut Scope::default(), "");
+    lint.case(&case.steps);
 }
 
 fn metadata(ctx: &Context<'_>, stem: &str, case: &Case, sink: &mut CaseSink<'_>) {

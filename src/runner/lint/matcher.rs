@@ -16,6 +16,10 @@ const SINGLE_KEY: &[&str] = &[
     "one_of",
     "contains",
     "starts_with",
+    "ends_with",
+    "lacks",
+    "absent",
+    "all",
     "hex",
     "bits",
     "no_bits",
@@ -63,7 +67,7 @@ fn check(value: &Value, captures: &BTreeSet<String>, problems: &mut Vec<String>)
         return;
     };
     match *key {
-        "any" | "non_empty" | "empty" => {
+        "any" | "non_empty" | "empty" | "absent" => {
             if arg.as_bool() != Some(true) {
                 problems.push(format!("{key} takes `true`"));
             }
@@ -77,7 +81,13 @@ fn check(value: &Value, captures: &BTreeSet<String>, problems: &mut Vec<String>)
             Some(items) if !items.is_empty() => {}
             _ => problems.push("one_of takes a non-empty list".into()),
         },
-        "contains" | "starts_with" => {
+        "all" => match arg.as_array() {
+            Some(items) if !items.is_empty() => items
+                .iter()
+                .for_each(|item| check(item, captures, problems)),
+            _ => problems.push("all takes a non-empty list of expectations".into()),
+        },
+        "contains" | "starts_with" | "ends_with" | "lacks" => {
             if !arg.is_str() {
                 problems.push(format!("{key} takes a string"));
             }

@@ -9,7 +9,7 @@ use crate::runner::model::ServiceSpec;
 use crate::runner::suite::Suite;
 use crate::wire::grammar::validate_service_name;
 
-const BINARIES: &[&str] = &["installed", "relative", "outside"];
+const BINARIES: &[&str] = &["installed", "relative", "empty", "relative-dir", "outside"];
 const FILES: &[&str] = &["v1", "v2"];
 const ISOLATIONS: &[&str] = &["private", "shared", "explicit"];
 
@@ -72,11 +72,16 @@ fn one_of(field: &str, value: Option<&str>, allowed: &[&str], problems: &mut Vec
 /// Checks `services.toml`: every entry valid, names unique.
 pub(super) fn services_file(suite: &Suite, problems: &mut Problems) {
     const FILE: &str = "services.toml";
+    // One entry may write the v1 file and another the v2 file of a service;
+    // two entries writing the same file would overwrite each other.
     let mut seen = BTreeSet::new();
     for spec in &suite.services {
         let name = spec.service.as_str();
-        if !seen.insert(name) {
-            problems.push(FILE, name, "service defined twice");
+        let files = spec.files.clone().unwrap_or_else(|| vec!["v1".to_owned()]);
+        for file in files {
+            if !seen.insert((name, file.clone())) {
+                problems.push(FILE, name, format!("service's {file} file defined twice"));
+            }
         }
         for problem in check_service(spec) {
             problems.push(FILE, name, problem);

@@ -18,6 +18,9 @@ use crate::runner::model::{
 /// The connection every case has without opening it.
 const MAIN: &str = "main";
 
+/// Names the engine captures from every Negotiated reply.
+const NEGOTIATED_CAPTURES: [&str; 3] = ["backend_pipe", "token", "connection_id"];
+
 /// What earlier steps made available.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Scope {
@@ -45,6 +48,9 @@ pub(super) struct StepLint<'a, 'o, 's> {
     ctx: &'a Context<'a>,
     /// Services the case defines itself.
     defined: BTreeSet<&'a str>,
+    /// Hellos naming an undefined service, by connection, waiting for the
+    /// reply that shows whether the name is meant to be unknown.
+    unknown: BTreeMap<String, (String, String)>,
     sink: &'o mut CaseSink<'s>,
 }
 
@@ -54,7 +60,21 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
         defined: BTreeSet<&'a str>,
         sink: &'o mut CaseSink<'s>,
     ) -> Self {
-        Self { ctx, defined, sink }
+        Self {
+            ctx,
+            defined,
+            unknown: BTreeMap::new(),
+            sink,
+        }
+    }
+
+    /// Walks a whole case's steps, then reports undefined services whose
+    /// Hello no step expects to be refused as unknown.
+    pub(super) fn case(&mut self, steps: &[Step]) {
+        self.steps(steps, &mut Scope::default(), "");
+        for (at, name) in std::mem::take(&mut self.unknown).into_values() {
+            self.unknown_service(&name, &at);
+        }
     }
 
     fn add(&mut self, at: &str, problem: impl AsRef<str>) {
@@ -74,7 +94,7 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
             Step::Connect(name) => {
                 if name.trim().is_empty() {
                     self.add(at, "connect needs a connection name");
-                } else if name == MAIN || scope.connections.contains(name) {
+                } else if scope.connections.contains(name) {
                     self.add(at, format!("connection {name:?} is already open"));
                 } else {
                     scope.connections.insert(name.clone());
@@ -126,19 +146,39 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
                 self.mode("expect_socket_modes.dir", &modes.dir, at);
                 self.mode("expect_socket_modes.socket", &modes.socket, at);
             }
-            Step::PauseMs(_) => {}
+            Step::ExpectStopped(_) | Step::PauseMs(_) => {}
+            Step::ExpectEventLog(log) => {
+                for kind in &log.kinds {
+                    if crate::proto::v1::EventKind::from_str_name(kind).is_none() {
+                        self.add(
+                            at,
+                            format!("expect_event_log.kinds: {kind:?} is no EventKind value"),
+                        );
+                    }
+                }
+                self.captured(log.head_same_as.as_deref(), "head_same_as", scope, at);
+            }
         }
     }
 
-    /// `on` names `main` or a connection opened earlier.
-    fn connection(&mut self, on: Option<&String>, scope: &Scope, at: &str) {
+    /// `on` names `main` (open from first use) or a connection opened earlier.
+    fn connection(&mut self, on: Option<&String>, scope: &mut Scope, at: &str) {
+        match on {
+            None => {
+                scope.connections.insert(MAIN.to_owned());
+            }
+            Some(name) if name == MAIN => {
+                scope.connections.insert(MAIN.to_owned());
+            }
+            Some(_) => {}
+        }
         if let Some(name) = on
             && name != MAIN
             && !scope.connections.contains(name)
         {
             self.add(
                 at,
-                format!("connection {name:?} is not opened by an earlier connect step"),
+                format!("connection {name:?} is not opened by an earlier connect or send step"),
             );
         }
     }
@@ -155,15 +195,20 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
         }
     }
 
+    fn is_known(&self, name: &str) -> bool {
+        self.ctx.services.contains(name) || self.defined.contains(name) || needs_no_definition(name)
+    }
+
     fn service(&mut self, name: &str, at: &str) {
-        if !self.ctx.services.contains(name)
-            && !self.defined.contains(name)
-            && !needs_no_definition(name)
-        {
-            self.sink.add(format!(
-                "{at}: service {name:?} is neither in services.toml nor defined by this case (names meant to be unknown start with `unknown-` or `nobody`)"
-            ));
+        if !self.is_known(name) {
+            self.unknown_service(name, at);
         }
+    }
+
+    fn unknown_service(&mut self, name: &str, at: &str) {
+        self.sink.add(format!(
+            "{at}: service {name:?} is neither in services.toml nor defined by this case (a name meant to be unknown starts with `unknown-` or `nobody`, or its reply expects ERROR_SERVICE_UNKNOWN)"
+        ));
     }
 
     fn mode(&mut self, field: &str, mode: &str, at: &str) {
@@ -172,8 +217,13 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
         }
     }
 
-    fn send(&mut self, send: &SendSpec, scope: &Scope, at: &str) {
-        self.connection(send.on.as_ref(), scope, at);
+    /// A send opens its connection when it is not open yet.
+    fn send(&mut self, send: &SendSpec, scope: &mut Scope, at: &str) {
+        let name = send.on.as_deref().unwrap_or(MAIN);
+        if name.trim().is_empty() {
+            self.add(at, "send.on needs a connection name");
+        }
+        scope.connections.insert(name.to_owned());
         let sources: Vec<&str> = [
             ("golden", send.golden.is_some()),
             ("hex", send.hex.is_some()),
@@ -204,7 +254,18 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
             self.add(at, format!("send.hex does not parse: {e}"));
         }
         if let Some(hello) = &send.hello {
-            self.hello(hello, &format!("{at}: send.hello"));
+            let at = format!("{at}: send.hello");
+            if !self.is_known(&hello.service) {
+                // Judged when the reply's expectation is seen.
+                let conn = send.on.clone().unwrap_or_else(|| MAIN.to_owned());
+                if let Some((at, name)) = self
+                    .unknown
+                    .insert(conn, (at.clone(), hello.service.clone()))
+                {
+                    self.unknown_service(&name, &at);
+                }
+            }
+            self.hello_body(hello, &at);
         }
         if let Some(admin) = &send.admin {
             self.admin(admin, at);
@@ -237,6 +298,11 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
 
     fn hello(&mut self, hello: &HelloSpec, at: &str) {
         self.service(&hello.service, at);
+        self.hello_body(hello, at);
+    }
+
+    /// Checks a Hello's text overrides.
+    fn hello_body(&mut self, hello: &HelloSpec, at: &str) {
         if let Some(Err(e)) = hello.text.as_deref().map(|t| parse_as(HELLO, t)) {
             self.sink.add(format!("{at}.text {e}"));
         }
@@ -290,6 +356,14 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
 
     fn reply(&mut self, reply: &ReplySpec, scope: &mut Scope, at: &str) {
         self.connection(reply.on.as_ref(), scope, at);
+        let conn = reply.on.as_deref().unwrap_or(MAIN);
+        if let Some((sent_at, name)) = self.unknown.remove(conn) {
+            let expects_unknown = reply.fields.get("refused.code")
+                == Some(&toml::Value::String("ERROR_SERVICE_UNKNOWN".into()));
+            if !expects_unknown {
+                self.unknown_service(&name, &sent_at);
+            }
+        }
         if let Some(name) = &reply.golden {
             self.golden(name, at);
         }
@@ -324,9 +398,15 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
         self.matchers("expect_reply.frame", &reply.frame, scope, at);
         self.matchers("expect_reply.fields", &reply.fields, scope, at);
         self.matchers("expect_reply.json", &reply.json, scope, at);
-        for (name, path) in &reply.capture {
+        if reply.result.as_deref() != Some("refused") {
+            // The engine captures these from any Negotiated reply.
+            for name in NEGOTIATED_CAPTURES {
+                scope.captures.insert(name.to_owned());
+            }
+        }
+        for (name, path) in reply.capture.iter().chain(&reply.capture_json) {
             if name.trim().is_empty() || path.trim().is_empty() {
-                self.add(at, "capture needs a name and a payload path");
+                self.add(at, "capture needs a name and a path");
             }
             scope.captures.insert(name.clone());
         }
@@ -338,6 +418,7 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
             ("started", &records.started),
             ("listener", &records.listener),
             ("offers", &records.offers),
+            ("probes", &records.probes),
         ];
         for (name, value) in singles {
             if let Some(value) = value {
@@ -346,6 +427,15 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
         }
         self.matchers("expect_records.env", &records.env, scope, at);
         self.matchers("expect_records.offer", &records.offer, scope, at);
+        self.matchers("expect_records.probe", &records.probe, scope, at);
+        for field in records.probe.keys() {
+            if !["request_id", "nonce_len", "request_id_from_nonce"].contains(&field.as_str()) {
+                self.add(
+                    at,
+                    format!("expect_records.probe.{field}: no such probe field"),
+                );
+            }
+        }
     }
 
     fn matchers(

@@ -552,7 +552,20 @@ fn hello_services_must_be_provisioned_defined_or_meant_unknown() {
     );
     assert_only(
         &problems,
-        "cases/hel.toml: hel.extra: step 1: send.hello: service \"ghost\" is neither in services.toml nor defined by this case (names meant to be unknown start with `unknown-` or `nobody`)",
+        "cases/hel.toml: hel.extra: step 1: send.hello: service \"ghost\" is neither in services.toml nor defined by this case (a name meant to be unknown starts with `unknown-` or `nobody`, or its reply expects ERROR_SERVICE_UNKNOWN)",
+    );
+    // A reply expecting SERVICE_UNKNOWN shows the name is meant to be unknown.
+    let problems = lint_hel_case(
+        "[[case.step]]\nsend = { hello = { service = \"ghost\", version = \"1.0.0\" } }\n[[case.step]]\nexpect_reply = { result = \"refused\", fields = { \"refused.code\" = \"ERROR_SERVICE_UNKNOWN\" } }\n",
+    );
+    assert_eq!(problems, Vec::<String>::new());
+    // Any other expectation on that connection does not.
+    let problems = lint_hel_case(
+        "[[case.step]]\nsend = { on = \"a\", hello = { service = \"ghost\", version = \"1.0.0\" } }\n[[case.step]]\nexpect_reply = { on = \"a\", result = \"negotiated\" }\n",
+    );
+    assert_only(
+        &problems,
+        "cases/hel.toml: hel.extra: step 1: send.hello: service \"ghost\" is neither in services.toml nor defined by this case (a name meant to be unknown starts with `unknown-` or `nobody`, or its reply expects ERROR_SERVICE_UNKNOWN)",
     );
     // A service another case defines does not count.
     let problems = lint_hel_case(
@@ -560,20 +573,21 @@ fn hello_services_must_be_provisioned_defined_or_meant_unknown() {
     );
     assert_only(
         &problems,
-        "cases/hel.toml: hel.extra: step 1: parallel.hello: service \"own-svc\" is neither in services.toml nor defined by this case (names meant to be unknown start with `unknown-` or `nobody`)",
+        "cases/hel.toml: hel.extra: step 1: parallel.hello: service \"own-svc\" is neither in services.toml nor defined by this case (a name meant to be unknown starts with `unknown-` or `nobody`, or its reply expects ERROR_SERVICE_UNKNOWN)",
     );
 }
 
 #[test]
 fn connections_must_be_opened_before_use() {
     let problems = lint_hel_case(
-        "[[case.step]]\nsend = { on = \"other\", hex = \"01\" }\n[[case.step]]\nconnect = \"other\"\n[[case.step]]\nconnect = \"other\"\n",
+        "[[case.step]]\nexpect_close = { on = \"other\" }\n[[case.step]]\nsend = { on = \"other\", hex = \"01\" }\n[[case.step]]\nconnect = \"other\"\n[[case.step]]\nsend = { hex = \"01\" }\n[[case.step]]\nconnect = \"main\"\n",
     );
     assert_eq!(
         problems,
         [
-            "cases/hel.toml: hel.extra: step 1: connection \"other\" is not opened by an earlier connect step",
+            "cases/hel.toml: hel.extra: step 1: connection \"other\" is not opened by an earlier connect or send step",
             "cases/hel.toml: hel.extra: step 3: connection \"other\" is already open",
+            "cases/hel.toml: hel.extra: step 5: connection \"main\" is already open",
         ]
     );
 }
@@ -601,7 +615,7 @@ fn service_specs_must_use_known_values() {
     );
     assert_only(
         &problems,
-        "services.toml: fake-hang: binary \"elsewhere\" is not one of installed, relative, outside",
+        "services.toml: fake-hang: binary \"elsewhere\" is not one of installed, relative, empty, relative-dir, outside",
     );
     let problems = lint_replaced(
         "services.toml",
@@ -638,7 +652,7 @@ fn service_specs_must_use_known_values() {
         "service = \"echo-svc\"",
     );
     assert!(
-        problems.contains(&"services.toml: echo-svc: service defined twice".to_owned()),
+        problems.contains(&"services.toml: echo-svc: service's v1 file defined twice".to_owned()),
         "{problems:#?}"
     );
     // The same checks apply to define steps.

@@ -1,0 +1,301 @@
+//! `broker-conformance run`: the suite against a broker — the built-in
+//! reference broker by default, one started from `--broker-cmd`, or one
+//! already running at `--socket`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+
+use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
+use crate::env::ProcessEnv;
+use crate::golden::Corpus;
+use crate::runner::expected::load_expected;
+use crate::runner::model::{Case, RunReport, Verdict};
+use crate::runner::provision::{Provisioner, private_dir};
+use crate::runner::report::{
+    ColorChoice, HumanReporter, RunObserver, write_json_file, write_junit_file,
+};
+use crate::runner::schedule::{CaseRunner, RunSettings, run_cases};
+use crate::runner::suite::Suite;
+use crate::runner::target::{BuiltInTarget, CommandTarget, EndpointTarget, Target};
+
+/// The Hello deadline the runner gives brokers it starts (FRM-9 cases wait it out).
+pub const DEFAULT_RUN_HELLO_TIMEOUT_MS: u64 = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// Colour when writing to a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Start the broker under test from this command; `{socket}`,
+    /// `{service_def_dir}` and `{event_log}` (a file the broker appends
+    /// lifecycle events to; cases needing the log run only when it is
+    /// given) are substituted. Without it (and without --socket) the
+    /// built-in reference broker is tested.
+    #[arg(long, conflicts_with = "socket")]
+    broker_cmd: Option<String>,
+    /// Test a broker already listening here (needs --service-def-dir).
+    #[arg(long, requires = "service_def_dir")]
+    socket: Option<PathBuf>,
+    /// The definition directory that broker reads; the runner writes its services there.
+    #[arg(long)]
+    service_def_dir: Option<PathBuf>,
+    /// The implementation's name in reports [default: the command's program, or "reference"].
+    #[arg(long)]
+    label: Option<String>,
+    /// Expected failures of this implementation (strict: stale entries fail the run).
+    #[arg(long, value_name = "FILE")]
+    expect_fail: Option<PathBuf>,
+    /// Run only cases whose id contains this text, or that cite this clause (repeatable).
+    #[arg(long)]
+    filter: Vec<String>,
+    /// Run exactly this case (with --trace: its whole wire log).
+    #[arg(long, value_name = "ID")]
+    case: Option<String>,
+    /// List the selected cases and exit.
+    #[arg(long)]
+    list: bool,
+    /// Show the wire log of every case, not only failures.
+    #[arg(long)]
+    trace: bool,
+    /// Write the results as JSON (input to `broker-conformance report`).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the results as JUnit XML.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Cases run at once.
+    #[arg(long, default_value_t = 8)]
+    jobs: usize,
+    /// The Hello deadline of brokers the runner starts (sets RUNNING_PROCESS_BROKER_HELLO_TIMEOUT_MS),
+    /// or of the broker at --socket.
+    #[arg(long, default_value_t = DEFAULT_RUN_HELLO_TIMEOUT_MS)]
+    hello_timeout_ms: u64,
+    /// The fake-backend executable to install [default: this program, which runs as the fake backend when so named].
+    #[arg(long, value_name = "PATH")]
+    fake_backend: Option<PathBuf>,
+    /// Read the suite from this directory [default: ./conformance, else the embedded copy].
+    #[arg(long, value_name = "DIR")]
+    suite: Option<PathBuf>,
+    /// Keep the runner's scratch directory (installations, broker logs) and print where.
+    #[arg(long)]
+    keep: bool,
+    /// Colour.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+}
+
+fn harness(message: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {message}");
+    EXIT_HARNESS
+}
+
+fn load_suite(dir: Option<&Path>) -> Result<Suite, String> {
+    super::lint::load_suite(dir).map_err(|e| e.to_string())
+}
+
+/// Cases selected by --case and --filter.
+fn select<'s>(suite: &'s Suite, args: &RunArgs) -> Result<Vec<&'s Case>, String> {
+    if let Some(id) = &args.case {
+        return suite
+            .case(id)
+            .map(|c| vec![c])
+            .ok_or_else(|| format!("no case {id:?} in {}", suite.source));
+    }
+    Ok(suite
+        .cases
+        .iter()
+        .filter(|c| {
+            args.filter.is_empty()
+                || args
+                    .filter
+                    .iter()
+                    .any(|f| c.id.contains(f.as_str()) || c.clauses.iter().any(|cl| cl == f))
+        })
+        .collect())
+}
+
+/// The executable installed as each service's backend: `--fake-backend`,
+/// else this very program (installed under the name `fake-backend`, it
+/// runs as the fake backend), so nothing else has to be built.
+fn fake_backend_path(flag: Option<&Path>) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::current_exe().ok())
+        .unwrap_or_else(|| PathBuf::from("fake-backend"))
+}
+
+/// Runs the suite; exit 0 passed, 1 conformance failure, 2 the harness or target could not run.
+pub fn run(args: RunArgs) -> u8 {
+    let suite = match load_suite(args.suite.as_deref()) {
+        Ok(suite) => suite,
+        Err(e) => return harness(e),
+    };
+    let cases = match select(&suite, &args) {
+        Ok(cases) => cases,
+        Err(e) => return harness(e),
+    };
+    if args.list {
+        for case in &cases {
+            println!(
+                "{:<44} {:<6} {:<24} {}",
+                case.id,
+                case.level,
+                case.clauses.join(","),
+                case.summary
+            );
+        }
+        return EXIT_OK;
+    }
+    let expected = match &args.expect_fail {
+        Some(path) => match load_expected(path) {
+            Ok(list) => Some(list),
+            Err(e) => return harness(e),
+        },
+        None => None,
+    };
+    let goldens = match Corpus::default_location() {
+        Ok(corpus) => Arc::new(corpus),
+        Err(e) => return harness(e),
+    };
+    let scratch = match tempfile::Builder::new().prefix("bc.").tempdir_in("/tmp") {
+        Ok(dir) => dir,
+        Err(e) => return harness(format!("creating the scratch directory: {e}")),
+    };
+    if let Err(e) = private_dir(scratch.path()) {
+        return harness(e);
+    }
+    let definitions = args
+        .service_def_dir
+        .clone()
+        .unwrap_or_else(|| scratch.path().join("defs"));
+    let provisioner = match Provisioner::new(
+        scratch.path(),
+        &fake_backend_path(args.fake_backend.as_deref()),
+        &definitions,
+    ) {
+        Ok(p) => Arc::new(p),
+        Err(e) => return harness(e),
+    };
+    if let Err(e) = provisioner.write_all(&suite.services) {
+        return harness(e);
+    }
+    let hello_timeout = Duration::from_millis(args.hello_timeout_ms.max(1));
+    let target: Arc<dyn Target> = match (&args.broker_cmd, &args.socket) {
+        (Some(template), _) => {
+            let label = args.label.clone().unwrap_or_else(|| {
+                template
+                    .split_whitespace()
+                    .next()
+                    .and_then(|p| Path::new(p).file_name())
+                    .map_or_else(|| "broker".into(), |n| n.to_string_lossy().into_owned())
+            });
+            match CommandTarget::new(
+                template,
+                &label,
+                scratch.path(),
+                &definitions,
+                hello_timeout,
+            ) {
+                Ok(t) => Arc::new(t),
+                Err(e) => return harness(e),
+            }
+        }
+        (None, Some(socket)) => {
+            let label = args.label.clone().unwrap_or_else(|| "endpoint".into());
+            Arc::new(EndpointTarget::new(
+                socket,
+                &definitions,
+                hello_timeout,
+                &label,
+            ))
+        }
+        (None, None) => Arc::new(BuiltInTarget::new(&definitions, hello_timeout)),
+    };
+    let info = target.info();
+    let settings = RunSettings {
+        jobs: args.jobs,
+        trace_all: args.trace,
+        helper_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("broker-conformance")),
+    };
+    let color = match args.color {
+        ColorArg::Always => ColorChoice::Always,
+        ColorArg::Never => ColorChoice::Never,
+        ColorArg::Auto => ColorChoice::auto(&ProcessEnv, std::io::stdout().is_terminal()),
+    };
+    let mut reporter = HumanReporter::new(std::io::stdout(), color, &suite).with_trace(args.trace);
+    let started_at = crate::broker::state::unix_now_ms();
+    let clock = Instant::now();
+    let runner = match CaseRunner::start(
+        Arc::clone(&target),
+        Arc::clone(&provisioner),
+        goldens,
+        settings,
+    ) {
+        Ok(runner) => runner,
+        Err(e) => return harness(format!("{} could not run: {e}", info.label)),
+    };
+    reporter.started(&info, cases.len());
+    let mut results = run_cases(&runner, &cases, args.jobs, &mut |result| {
+        let mut result = result.clone();
+        if let Some(list) = &expected {
+            list.apply_to(&mut result);
+        }
+        reporter.finished_case(&result);
+    });
+    runner.stop();
+    drop(runner);
+    if let Some(list) = &expected {
+        results.iter_mut().for_each(|r| list.apply_to(r));
+    }
+    // Problems of the list itself (unknown ids, repeats, missing reasons)
+    // hold whatever was selected.
+    let problems = expected
+        .as_ref()
+        .map(|l| l.problems(&suite))
+        .unwrap_or_default();
+    let report = RunReport {
+        schema_version: crate::runner::report::REPORT_SCHEMA_VERSION,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        target: info,
+        started_at_unix_ms: started_at,
+        duration_ms: clock.elapsed().as_millis() as u64,
+        cases: results,
+    };
+    reporter.finished(&report, &problems);
+    for (flag, write) in [
+        (&args.json, write_json_file as fn(&RunReport, &Path) -> _),
+        (&args.junit, write_junit_file as fn(&RunReport, &Path) -> _),
+    ] {
+        if let Some(path) = flag
+            && let Err(e) = write(&report, path)
+        {
+            return harness(e);
+        }
+    }
+    if args.keep {
+        let kept = scratch.keep();
+        eprintln!("kept the scratch directory {}", kept.display());
+    }
+    let failed = !problems.is_empty()
+        || report
+            .cases
+            .iter()
+            .any(|c| matches!(c.verdict, Verdict::Fail | Verdict::UnexpectedPass));
+    if failed {
+        EXIT_FAILED
+    } else if report.cases.iter().any(|c| c.verdict == Verdict::Error) {
+        EXIT_HARNESS
+    } else {
+        EXIT_OK
+    }
+}
