@@ -110,6 +110,17 @@ async fn serve_under_fd_pressure(
     let _ = timeout(FD_PRESSURE_RECHECK, state.connection_closed()).await;
 }
 
+/// Whether the broker is demoted right now (ENV-3). Demotion is looked at
+/// again when a Hello is routed, not only when it was accepted: connections
+/// that closed in between (the ones whose replies the client already read)
+/// may have given the descriptors back.
+fn under_fd_pressure(state: &BrokerState) -> bool {
+    if state.in_fd_pressure() {
+        try_leave_fd_pressure(state);
+    }
+    state.in_fd_pressure()
+}
+
 /// Leaves fd-pressure demotion once the reserve descriptor is back and
 /// [`FD_HEADROOM`] more can be opened.
 fn try_leave_fd_pressure(state: &BrokerState) {
@@ -256,7 +267,7 @@ async fn handle_connection(
             return;
         }
     };
-    match route_first_frame(&frame, body_len, state.in_fd_pressure()) {
+    match route_first_frame(&frame, body_len, under_fd_pressure(&state)) {
         FirstFrameRoute::Admin => admin_path(&state, &mut stream, &frame).await,
         FirstFrameRoute::Refuse(refusal) => {
             finish_refused(
