@@ -142,6 +142,18 @@ pub fn process_exe(pid: u32) -> io::Result<PathBuf> {
     fs::canonicalize(format!("/proc/{pid}/exe"))
 }
 
+/// Where a process's executable was when it started, even when that file
+/// has since been deleted or replaced (the kernel then reports the old path
+/// with a ` (deleted)` suffix, which is dropped here).
+pub fn process_exe_as_started(pid: u32) -> io::Result<PathBuf> {
+    let link = fs::read_link(format!("/proc/{pid}/exe"))?;
+    let text = link.to_string_lossy();
+    Ok(match text.strip_suffix(" (deleted)") {
+        Some(path) => PathBuf::from(path),
+        None => link,
+    })
+}
+
 /// Open descriptors and the soft limit of this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FdUsage {

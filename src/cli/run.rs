@@ -22,8 +22,16 @@ use crate::runner::schedule::{CaseRunner, RunSettings, run_cases};
 use crate::runner::suite::Suite;
 use crate::runner::target::{BuiltInTarget, CommandTarget, EndpointTarget, Target};
 
-/// The Hello deadline the runner gives brokers it starts (FRM-9 cases wait it out).
+/// The Hello deadline the runner gives the built-in broker (FRM-9 cases wait it out).
 pub const DEFAULT_RUN_HELLO_TIMEOUT_MS: u64 = 1000;
+
+/// The Hello deadline the runner gives brokers started from --broker-cmd:
+/// longer, because a broker may count a launch against it (upstream's
+/// covers the whole connection, the reply to a slow launch included).
+pub const DEFAULT_COMMAND_HELLO_TIMEOUT_MS: u64 = 3000;
+
+/// The spec's default Hello deadline (FRM-9), assumed for a broker at --socket.
+pub const SPEC_HELLO_TIMEOUT_MS: u64 = 30_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorArg {
@@ -77,10 +85,11 @@ pub struct RunArgs {
     /// Cases run at once.
     #[arg(long, default_value_t = 8)]
     jobs: usize,
-    /// The Hello deadline of brokers the runner starts (sets RUNNING_PROCESS_BROKER_HELLO_TIMEOUT_MS),
-    /// or of the broker at --socket.
-    #[arg(long, default_value_t = DEFAULT_RUN_HELLO_TIMEOUT_MS)]
-    hello_timeout_ms: u64,
+    /// The Hello deadline of brokers the runner starts (sets
+    /// RUNNING_PROCESS_BROKER_HELLO_TIMEOUT_MS), or of the broker at
+    /// --socket [default: 1000 built-in, 3000 --broker-cmd, 30000 --socket].
+    #[arg(long, value_name = "MS")]
+    hello_timeout_ms: Option<u64>,
     /// The fake-backend executable to install [default: this program, which runs as the fake backend when so named].
     #[arg(long, value_name = "PATH")]
     fake_backend: Option<PathBuf>,
@@ -189,7 +198,13 @@ pub fn run(args: RunArgs) -> u8 {
     if let Err(e) = provisioner.write_all(&suite.services) {
         return harness(e);
     }
-    let hello_timeout = Duration::from_millis(args.hello_timeout_ms.max(1));
+    let default_timeout = match (&args.broker_cmd, &args.socket) {
+        (Some(_), _) => DEFAULT_COMMAND_HELLO_TIMEOUT_MS,
+        (None, Some(_)) => SPEC_HELLO_TIMEOUT_MS,
+        (None, None) => DEFAULT_RUN_HELLO_TIMEOUT_MS,
+    };
+    let hello_timeout =
+        Duration::from_millis(args.hello_timeout_ms.unwrap_or(default_timeout).max(1));
     let target: Arc<dyn Target> = match (&args.broker_cmd, &args.socket) {
         (Some(template), _) => {
             let label = args.label.clone().unwrap_or_else(|| {

@@ -15,7 +15,7 @@ pub enum Behavior {
     CrashAtStart,
     /// Never listens or answers: the probe times out.
     NeverBind,
-    /// Starts serving only after 800 ms, past the 500 ms probe bound.
+    /// Starts serving only after 2 s, far past the 500 ms probe bound.
     BindLate,
     /// Claims another pid in the probe reply.
     LiePid,

@@ -20,8 +20,10 @@ use crate::proto::v1::{DaemonProcess, Frame, FrameKind};
 use crate::wire::framing::blocking::write_frame;
 use crate::wire::framing::encode_frame;
 
-/// How long `bind-late` waits before serving: past the 500 ms probe bound.
-pub const BIND_LATE_DELAY: Duration = Duration::from_millis(800);
+/// How long `bind-late` waits before serving: far past the 500 ms probe
+/// bound, so a broker that starts its 500 ms only after checking the
+/// executable (hashing it takes a while under load) still misses it.
+pub const BIND_LATE_DELAY: Duration = Duration::from_millis(2000);
 
 /// Why a fake backend could not run.
 #[derive(Debug, thiserror::Error)]

@@ -248,7 +248,9 @@ impl Provisioner {
             fs::canonicalize(self.root.join("bin")).unwrap_or_else(|_| self.root.join("bin"));
         let mut killed = 0;
         for (pid, _) in self.all_records() {
-            let ours = crate::sys::process_exe(pid).is_ok_and(|exe| exe.starts_with(&root));
+            // A rebuilt installation's old backends run a deleted file: still ours.
+            let ours =
+                crate::sys::process_exe_as_started(pid).is_ok_and(|exe| exe.starts_with(&root));
             if ours && crate::sys::kill(pid).is_ok() {
                 killed += 1;
             }
