@@ -462,12 +462,17 @@ impl CaseRun<'_> {
         if problems.is_empty() {
             return Ok(());
         }
+        // The envelope without its payload bytes: the payload follows decoded.
+        let mut envelope = frame_msg.clone();
+        if payload.is_some() {
+            envelope.clear_field_by_name("payload");
+        }
         Err(StepFailure {
             message: problems.first().cloned().unwrap_or_default(),
             detail: format!(
                 "expected vs actual:\n  {}\nreceived frame:\n{}\n{}",
                 problems.join("\n  "),
-                frame_msg.to_text_format(),
+                envelope.to_text_format(),
                 payload
                     .map(|p| format!("payload:\n{}", p.to_text_format()))
                     .unwrap_or_default()
