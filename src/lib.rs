@@ -46,6 +46,8 @@ pub mod fake_backend;
 pub mod golden;
 pub mod inspect;
 pub mod paths;
+#[cfg(unix)]
+pub mod perf;
 pub mod proto;
 #[cfg(unix)]
 pub mod runner;

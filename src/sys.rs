@@ -118,6 +118,41 @@ pub fn process_start_time(pid: u32) -> io::Result<u64> {
         })
 }
 
+/// A handle on one process that stays valid across pid reuse (a pidfd).
+#[derive(Debug, Clone)]
+pub struct ProcessHandle(std::sync::Arc<OwnedFd>);
+
+impl ProcessHandle {
+    /// A handle on the process `pid` is now; open it while the process is
+    /// known to be the one meant (e.g. an unreaped child).
+    pub fn open(pid: u32) -> io::Result<Self> {
+        let fd = rustix::process::pidfd_open(pid_of(pid)?, rustix::process::PidfdFlags::empty())?;
+        Ok(Self(std::sync::Arc::new(fd)))
+    }
+
+    /// True once the process has exited, zombies included: one `poll`
+    /// with no wait. A handle that cannot be polled counts as exited.
+    pub fn has_exited(&self) -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(&*self.0, PollFlags::IN)];
+        let now = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        !matches!(poll(&mut fds, Some(&now)), Ok(0))
+    }
+}
+
+/// Handles compare equal: a process is identified by pid and start time,
+/// the handle only makes checking it cheap.
+impl PartialEq for ProcessHandle {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ProcessHandle {}
+
 /// The state letter of a process (`/proc/<pid>/stat` field 3): `R`, `S`,
 /// `D`, `Z` (zombie: exited, not yet reaped), ...
 pub fn process_state(pid: u32) -> io::Result<char> {
@@ -152,6 +187,23 @@ pub fn process_exe_as_started(pid: u32) -> io::Result<PathBuf> {
         Some(path) => PathBuf::from(path),
         None => link,
     })
+}
+
+/// A process's resident memory in bytes (`VmRSS` of `/proc/<pid>/status`).
+pub fn resident_bytes(pid: u32) -> io::Result<u64> {
+    let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .and_then(|kb| kb.trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("/proc/{pid}/status has no VmRSS"),
+            )
+        })
 }
 
 /// Open descriptors and the soft limit of this process.

@@ -20,7 +20,7 @@ use super::state::{BrokerState, unix_now_ms};
 use crate::definitions::instance_id;
 use crate::paths::backend_socket_name;
 use crate::proto::v1::{EventKind, Frame, Hello, ServiceDefinition};
-use crate::sys::{blake3_file, kill, process_start_time, random_bytes};
+use crate::sys::{ProcessHandle, blake3_file, kill, process_start_time, random_bytes};
 use crate::wire::{HANDOFF_LABEL, IDENTITY_PROBE_TIMEOUT, Refusal};
 
 /// What identifies a file's content without reading it: if none of these
@@ -48,32 +48,87 @@ impl FileStamp {
     }
 }
 
-/// BLAKE3 digests of executables, recomputed only when their stamp changes.
-#[derive(Debug, Default)]
-pub struct ExecutableHashes {
-    cache: Mutex<HashMap<PathBuf, (FileStamp, [u8; 32])>>,
+/// A service's binary as a launch needs it: its canonical path (LCH-1)
+/// and the BLAKE3 of its bytes (REG-1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedBinary {
+    /// The canonical path, inside the canonical per-version directory.
+    pub path: PathBuf,
+    /// Its BLAKE3 digest.
+    pub hash: [u8; 32],
 }
 
-impl ExecutableHashes {
-    /// The BLAKE3 of `path`'s contents.
-    pub fn hash(&self, path: &Path) -> io::Result<[u8; 32]> {
-        let stamp = FileStamp::of(path)?;
-        if let Some((cached, hash)) = self.lock().get(path)
-            && *cached == stamp
-        {
-            return Ok(*hash);
-        }
-        let hash = blake3_file(path)?;
-        // Only trust the digest if the file did not change while it was read.
-        if FileStamp::of(path)? == stamp {
-            self.lock().insert(path.to_path_buf(), (stamp, hash));
-        }
-        Ok(hash)
+#[derive(Debug, Clone)]
+struct CachedBinary {
+    binary: FileStamp,
+    dir: FileStamp,
+    resolved: ResolvedBinary,
+}
+
+/// Resolved binaries, by `(binary_path, per_version_binary_dir)`.
+///
+/// Resolving canonicalizes two paths (a `readlink` per component) and
+/// hashing reads the whole file, so both are remembered and trusted while
+/// the file the binary path names and the directory are the same files,
+/// unchanged: two `stat`s per Hello. Any rebuild (a new inode, or a
+/// rewrite, which moves ctime) or a different file behind the path shows
+/// in a stamp and forces both again.
+#[derive(Debug, Default)]
+pub struct BinaryCache {
+    cache: Mutex<HashMap<(String, String), CachedBinary>>,
+}
+
+impl BinaryCache {
+    /// The resolution remembered for `definition`'s binary, when both
+    /// stamps still match; `None` when it must be resolved again.
+    pub fn lookup(&self, definition: &ServiceDefinition) -> Option<ResolvedBinary> {
+        let binary = FileStamp::of(Path::new(&definition.binary_path)).ok()?;
+        let dir = FileStamp::of(Path::new(&definition.per_version_binary_dir)).ok()?;
+        self.lock()
+            .get(&key_of(definition))
+            .filter(|c| c.binary == binary && c.dir == dir)
+            .map(|c| c.resolved.clone())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<PathBuf, (FileStamp, [u8; 32])>> {
+    /// Resolves (LCH-1) and hashes the binary, reading the whole file: call
+    /// it off the event loop. The result is remembered only if neither
+    /// stamp moved while it was computed.
+    pub fn resolve(&self, definition: &ServiceDefinition) -> Result<ResolvedBinary, String> {
+        let stamps = || {
+            Some((
+                FileStamp::of(Path::new(&definition.binary_path)).ok()?,
+                FileStamp::of(Path::new(&definition.per_version_binary_dir)).ok()?,
+            ))
+        };
+        let before = stamps();
+        let path = resolve_binary(definition)?;
+        let hash = blake3_file(&path).map_err(|e| format!("hashing {}: {e}", path.display()))?;
+        let resolved = ResolvedBinary { path, hash };
+        if let Some((binary, dir)) = before
+            && stamps() == Some((binary, dir))
+        {
+            self.lock().insert(
+                key_of(definition),
+                CachedBinary {
+                    binary,
+                    dir,
+                    resolved: resolved.clone(),
+                },
+            );
+        }
+        Ok(resolved)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), CachedBinary>> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn key_of(definition: &ServiceDefinition) -> (String, String) {
+    (
+        definition.binary_path.clone(),
+        definition.per_version_binary_dir.clone(),
+    )
 }
 
 /// The backend serving `hello` under `definition`: reused, awaited, or
@@ -86,13 +141,23 @@ pub async fn backend_for(
     connection_id: u64,
 ) -> Result<Arc<LiveBackend>, Refusal> {
     let spawn_failed = |detail: String| Refusal::SpawnFailed { detail };
-    let binary = resolve_binary(definition).map_err(spawn_failed)?;
-    let hashes_state = Arc::clone(state);
-    let hash_path = binary.clone();
-    let exe_hash = tokio::task::spawn_blocking(move || hashes_state.hashes.hash(&hash_path))
-        .await
-        .map_err(|e| spawn_failed(format!("hashing the binary: {e}")))?
-        .map_err(|e| spawn_failed(format!("hashing {}: {e}", binary.display())))?;
+    let binary = match state.binaries.lookup(definition) {
+        // The usual case: two stats show nothing changed.
+        Some(binary) => binary,
+        // New or changed: resolve and hash it off the event loop.
+        None => {
+            let resolving = Arc::clone(state);
+            let definition = definition.clone();
+            tokio::task::spawn_blocking(move || resolving.binaries.resolve(&definition))
+                .await
+                .map_err(|e| spawn_failed(format!("resolving the binary: {e}")))?
+                .map_err(spawn_failed)?
+        }
+    };
+    let ResolvedBinary {
+        path: binary,
+        hash: exe_hash,
+    } = binary;
     let key = BackendKey {
         instance: instance_id(definition),
         service: hello.service_name.clone(),
@@ -201,6 +266,8 @@ async fn launch(
             detail
         })?;
     let start_time = process_start_time(pid).unwrap_or(0);
+    // Opened before anything can reap the child, so it names this process.
+    let process = ProcessHandle::open(pid).ok();
     let expected = ExpectedIdentity {
         pid,
         exe_path: binary,
@@ -233,6 +300,7 @@ async fn launch(
         backend_pipe,
         handoff_pipe,
         started_at_unix_ms: unix_now_ms(),
+        process,
     };
     state.record(
         EventKind::Spawn,
@@ -297,19 +365,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hash_cache_sees_a_same_size_rewrite() {
+    fn binary_cache_sees_a_same_size_rewrite_and_a_new_file() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("bin");
         std::fs::write(&path, b"aaaa").unwrap_or_else(|e| panic!("{e}"));
-        let hashes = ExecutableHashes::default();
-        let first = hashes.hash(&path).unwrap_or_default();
-        assert_eq!(first, *blake3::hash(b"aaaa").as_bytes());
+        let definition = ServiceDefinition {
+            binary_path: path.display().to_string(),
+            per_version_binary_dir: dir.path().display().to_string(),
+            ..ServiceDefinition::default()
+        };
+        let cache = BinaryCache::default();
+        assert_eq!(cache.lookup(&definition), None, "nothing resolved yet");
+        let first = cache.resolve(&definition).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(first.hash, *blake3::hash(b"aaaa").as_bytes());
+        assert_eq!(cache.lookup(&definition), Some(first.clone()));
         std::fs::write(&path, b"bbbb").unwrap_or_else(|e| panic!("{e}"));
-        let second = hashes.hash(&path).unwrap_or_default();
-        assert_eq!(
-            second,
-            *blake3::hash(b"bbbb").as_bytes(),
-            "ctime changed, so the cache was bypassed"
+        assert_eq!(cache.lookup(&definition), None, "ctime moved");
+        let second = cache.resolve(&definition).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(second.hash, *blake3::hash(b"bbbb").as_bytes());
+        let replacement = dir.path().join("bin.new");
+        std::fs::write(&replacement, b"bbbb").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::rename(&replacement, &path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cache.lookup(&definition), None, "another inode");
+    }
+
+    #[test]
+    fn a_binary_outside_its_directory_is_refused_and_not_remembered() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let inside = dir.path().join("v1");
+        std::fs::create_dir(&inside).unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("bin");
+        std::fs::write(&path, b"x").unwrap_or_else(|e| panic!("{e}"));
+        let definition = ServiceDefinition {
+            binary_path: path.display().to_string(),
+            per_version_binary_dir: inside.display().to_string(),
+            ..ServiceDefinition::default()
+        };
+        let cache = BinaryCache::default();
+        assert!(
+            cache
+                .resolve(&definition)
+                .is_err_and(|e| e.contains("LCH-1"))
         );
+        assert_eq!(cache.lookup(&definition), None);
     }
 }

@@ -3,20 +3,18 @@
 //! socket that ends with the client's socket served by the backend.
 
 use std::collections::HashMap;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use tokio::net::UnixStream;
+use super::conn::Connection;
 
 use super::registry::LiveBackend;
 use crate::proto::v1::{Frame, Hello};
 use crate::sys::{random_bytes, send_with_fd};
 use crate::wire::frames::{handoff_event, handoff_offer};
-use crate::wire::framing::FramingError;
-use crate::wire::framing::async_io::write_frame;
 use crate::wire::framing::blocking::{read_frame, write_frame as write_frame_blocking};
+use crate::wire::framing::{FramingError, encode_frame};
 use crate::wire::handoff::{AckRejection, check_ack};
 use crate::wire::{
     CAP_HANDLE_PASSING, HANDOFF_ACK_TIMEOUT, HANDOFF_TOKEN_LEN, HANDOFF_TOKEN_TTL, MAX_FRAME_BYTES,
@@ -167,7 +165,7 @@ pub enum HandoffFailure {
 /// wait at most 5 s for a matching accepting ack, then push the EVENT.
 /// On any failure the caller revokes the token and closes its copy (HOF-6).
 pub async fn hand_off(
-    client: &mut UnixStream,
+    client: &mut Connection,
     handoff_pipe: &Path,
     service: &str,
     token: Token,
@@ -175,8 +173,7 @@ pub async fn hand_off(
     tokens: &HandoffTokens,
 ) -> Result<(), HandoffFailure> {
     let client_fd = client
-        .as_fd()
-        .try_clone_to_owned()
+        .try_clone_fd()
         .map_err(|e| HandoffFailure::Internal(format!("duplicating the client socket: {e}")))?;
     let pipe = handoff_pipe.to_path_buf();
     let service = service.to_owned();
@@ -208,9 +205,12 @@ pub async fn hand_off(
     };
     let ack = check_ack(&ack_frame, &token, correlation_id)?;
     tokens.redeem(&ack.token, ack.correlation_id, Instant::now())?;
-    write_frame(client, &handoff_event(&token, correlation_id))
+    let event =
+        encode_frame(&handoff_event(&token, correlation_id)).map_err(HandoffFailure::Event)?;
+    client
+        .write_all(&event)
         .await
-        .map_err(HandoffFailure::Event)
+        .map_err(|e| HandoffFailure::Event(e.into()))
 }
 
 fn is_timeout(e: &std::io::Error) -> bool {

@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod backends;
 pub mod config;
+pub mod conn;
 pub mod decide;
 mod embedded;
 pub mod handoff;

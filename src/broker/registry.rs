@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::decide::BackendKey;
-use crate::sys::{process_running, process_start_time};
+use crate::sys::{ProcessHandle, process_running, process_start_time};
 use crate::wire::{SPAWN_BUDGET_ATTEMPTS, SPAWN_BUDGET_WINDOW};
 
 /// A backend that passed its identity probe and serves clients.
@@ -30,14 +30,22 @@ pub struct LiveBackend {
     pub handoff_pipe: Option<PathBuf>,
     /// When it was launched.
     pub started_at_unix_ms: u64,
+    /// A pidfd on it, when one could be opened: liveness in one `poll`.
+    pub process: Option<ProcessHandle>,
 }
 
 impl LiveBackend {
     /// True while the same process (pid and start time) still runs
     /// (REG-2, REG-4). A zombie is dead: it exited and waits to be reaped.
     pub fn is_alive(&self) -> bool {
-        process_running(self.pid)
-            && process_start_time(self.pid).is_ok_and(|t| t == self.start_time)
+        match &self.process {
+            // A pidfd names this very process: no reuse to guard against.
+            Some(process) => !process.has_exited(),
+            None => {
+                process_running(self.pid)
+                    && process_start_time(self.pid).is_ok_and(|t| t == self.start_time)
+            }
+        }
     }
 }
 
@@ -367,6 +375,7 @@ mod tests {
             backend_pipe: "/tmp/b.sock".into(),
             handoff_pipe: None,
             started_at_unix_ms: 0,
+            process: None,
         }
     }
 

@@ -7,13 +7,16 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::{UnixListener, UnixStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
 
 use super::admin::{AdminResponse, diagnose_reply, respond};
 use super::backends::backend_for;
+use super::conn::Connection;
 use super::decide::{
     BackendEndpoint, FirstFrameRoute, admit_hello, check_version_policy, framing_refusal,
     negotiate, route_first_frame,
@@ -23,10 +26,9 @@ use super::metrics::OutcomeLabels;
 use super::state::BrokerState;
 use crate::definitions::{DefinitionChange, LoadError, write_atomic};
 use crate::proto::v1::{AdminRequest, EventKind, Frame, FrameKind};
-use crate::sys::{peer_credentials, terminate};
+use crate::sys::terminate;
 use crate::wire::frames::{admin_reply, negotiated_reply, refused_reply};
-use crate::wire::framing::async_io::{read_frame_body, write_frame};
-use crate::wire::framing::decode_frame_body;
+use crate::wire::framing::{decode_frame_body, encode_frame};
 use crate::wire::{
     MAX_FRAME_BYTES, PAYLOAD_PROTOCOL_ADMIN, Refusal, ReplyContext, check_envelope, decode_payload,
 };
@@ -41,12 +43,12 @@ const FD_PRESSURE_RECHECK: Duration = Duration::from_millis(100);
 /// Serves `listener` until SHUTDOWN, then drains (ADM-7): stops accepting,
 /// removes the socket, lets open connections and launches finish within
 /// the drain deadline, and stops backends unless they outlive the broker.
-pub async fn serve(
-    state: Arc<BrokerState>,
-    listener: std::os::unix::net::UnixListener,
-) -> io::Result<()> {
+pub async fn serve(state: Arc<BrokerState>, listener: UnixListener) -> io::Result<()> {
     listener.set_nonblocking(true)?;
-    let listener = UnixListener::from_std(listener)?;
+    // SAFETY: the AsyncFd owns the listener, so the descriptor it watches
+    // stays open, and the same, until the AsyncFd is dropped.
+    let listener = unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) }
+        .map_err(|e| e.into_parts().1)?;
     let permits = Arc::new(Semaphore::new(state.config.max_connections));
     let mut shutdown = state.shutdown_requested();
     let drain_deadline = loop {
@@ -61,12 +63,16 @@ pub async fn serve(
             try_leave_fd_pressure(&state);
         }
         let accepted = tokio::select! {
-            accepted = listener.accept() => accepted,
+            accepted = accept(&listener) => accepted,
             drain = shutdown.wait_for(Option::is_some) => break drain.map(|d| d.unwrap_or_default()).unwrap_or_default(),
         };
         match accepted {
-            Ok((stream, _)) => {
-                tokio::spawn(handle_connection(Arc::clone(&state), stream, permit));
+            Ok(stream) => {
+                tokio::spawn(handle_connection(
+                    Arc::clone(&state),
+                    Connection::new(stream),
+                    permit,
+                ));
             }
             Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
                 drop(permit);
@@ -85,12 +91,31 @@ pub async fn serve(
     Ok(())
 }
 
+/// Accepts one connection, non-blocking and close-on-exec in one syscall;
+/// waits on the listener only when none is queued.
+async fn accept(listener: &AsyncFd<UnixListener>) -> io::Result<UnixStream> {
+    use rustix::net::{SocketFlags, accept_with};
+    loop {
+        let mut guard = listener.readable().await?;
+        let accepted = guard.try_io(|listener| {
+            accept_with(
+                listener.get_ref(),
+                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            )
+            .map_err(io::Error::from)
+        });
+        if let Ok(result) = accepted {
+            return result.map(UnixStream::from);
+        }
+    }
+}
+
 /// EMFILE: enter demotion, spend the reserve descriptor to accept one
 /// connection (it will be refused with FD_PRESSURE, ENV-3), then wait for a
 /// connection to close instead of spinning on the readable listener.
 async fn serve_under_fd_pressure(
     state: &Arc<BrokerState>,
-    listener: &UnixListener,
+    listener: &AsyncFd<UnixListener>,
     permits: &Arc<Semaphore>,
 ) {
     state.set_fd_pressure(true);
@@ -102,9 +127,13 @@ async fn serve_under_fd_pressure(
     if reserve.is_some() {
         drop(reserve);
         if let Ok(permit) = Arc::clone(permits).try_acquire_owned()
-            && let Ok(Ok((stream, _))) = timeout(Duration::from_millis(1), listener.accept()).await
+            && let Ok(Ok(stream)) = timeout(Duration::from_millis(1), accept(listener)).await
         {
-            tokio::spawn(handle_connection(Arc::clone(state), stream, permit));
+            tokio::spawn(handle_connection(
+                Arc::clone(state),
+                Connection::new(stream),
+                permit,
+            ));
         }
     }
     let _ = timeout(FD_PRESSURE_RECHECK, state.connection_closed()).await;
@@ -182,11 +211,16 @@ async fn drain(state: &Arc<BrokerState>, deadline: Duration) {
 }
 
 /// Writes the one reply frame, bounded in time; the caller then closes.
-async fn reply(stream: &mut UnixStream, frame: &Frame) {
-    match timeout(REPLY_WRITE_TIMEOUT, write_frame(stream, frame)).await {
-        Ok(Ok(())) => {
-            let _ = stream.flush().await;
+async fn reply(stream: &mut Connection, frame: &Frame) {
+    let bytes = match encode_frame(frame) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode the reply");
+            return;
         }
+    };
+    match timeout(REPLY_WRITE_TIMEOUT, stream.write_all(&bytes)).await {
+        Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::debug!(error = %e, "reply not delivered"),
         Err(_) => tracing::debug!("reply write timed out"),
     }
@@ -195,13 +229,13 @@ async fn reply(stream: &mut UnixStream, frame: &Frame) {
 /// One connection: SEC-1, FRM-9, then routing by ENV-3.
 async fn handle_connection(
     state: Arc<BrokerState>,
-    mut stream: UnixStream,
+    mut stream: Connection,
     permit: OwnedSemaphorePermit,
 ) {
     let _guard = state.open_connection();
     let _permit = permit;
     let started = Instant::now();
-    let Ok(peer) = peer_credentials(&stream) else {
+    let Ok(peer) = stream.peer() else {
         return;
     };
     if peer.uid != state.euid {
@@ -228,7 +262,7 @@ async fn handle_connection(
     }
     let body = match timeout(
         state.config.hello_timeout,
-        read_frame_body(&mut stream, MAX_FRAME_BYTES),
+        stream.read_frame_body(MAX_FRAME_BYTES),
     )
     .await
     {
@@ -287,7 +321,7 @@ async fn handle_connection(
 /// HEL-1…HEL-21 on one connection.
 async fn hello_path(
     state: &Arc<BrokerState>,
-    stream: &mut UnixStream,
+    stream: &mut Connection,
     frame: &Frame,
     peer_pid: u32,
     started: Instant,
@@ -426,7 +460,7 @@ async fn hello_path(
 /// Replies with a refusal and records it (REF, EVT-2, ADM-6).
 async fn finish_refused(
     state: &BrokerState,
-    stream: &mut UnixStream,
+    stream: &mut Connection,
     ctx: &ReplyContext,
     refusal: &Refusal,
     names: Option<(String, String)>,
@@ -460,7 +494,7 @@ async fn finish_refused(
 }
 
 /// ADM-1…ADM-9. A malformed admin frame gets no reply (ADM-9).
-async fn admin_path(state: &Arc<BrokerState>, stream: &mut UnixStream, frame: &Frame) {
+async fn admin_path(state: &Arc<BrokerState>, stream: &mut Connection, frame: &Frame) {
     if check_envelope(frame, FrameKind::Request, PAYLOAD_PROTOCOL_ADMIN).is_err() {
         return;
     }

@@ -11,7 +11,7 @@ use serde_json::json;
 use tokio::sync::{Notify, watch};
 
 use super::admin::{AdminSnapshot, BackendView, BudgetView, EventLogView};
-use super::backends::ExecutableHashes;
+use super::backends::BinaryCache;
 use super::config::BrokerConfig;
 use super::launch::BaseEnvironment;
 use super::metrics::{Gauges, Metrics};
@@ -39,8 +39,8 @@ pub struct BrokerState {
     pub loader: ServiceDefinitionLoader,
     /// Backends.
     pub registry: Arc<Registry>,
-    /// BLAKE3 of executables, cached by file identity (REG-1).
-    pub hashes: ExecutableHashes,
+    /// Resolved and hashed service binaries, cached by file identity (LCH-1, REG-1).
+    pub binaries: BinaryCache,
     /// The lifecycle event log (EVT-2).
     pub events: EventLog,
     /// Metrics (ADM-6).
@@ -83,7 +83,7 @@ impl BrokerState {
         Arc::new(Self {
             loader,
             registry: Registry::new(),
-            hashes: ExecutableHashes::default(),
+            binaries: BinaryCache::default(),
             events,
             metrics: Metrics::default(),
             base_env: BaseEnvironment::from_this_process(),

@@ -15,6 +15,10 @@ mod hello;
 #[cfg(unix)]
 mod lint;
 #[cfg(unix)]
+mod load;
+#[cfg(unix)]
+mod raw_server;
+#[cfg(unix)]
 mod report;
 #[cfg(unix)]
 mod run;
@@ -78,6 +82,14 @@ enum Command {
     /// Validate the conformance suite (exit 0 clean, 1 problems, 2 unreadable).
     #[cfg(unix)]
     Lint(lint::LintArgs),
+    /// Load a broker with concurrent Hellos and idle connections, beside a
+    /// raw Unix-socket baseline (exit 0, 1 when exchanges failed, 2 setup failed).
+    #[cfg(unix)]
+    Load(load::LoadArgs),
+    /// Serve the raw baseline of `load` and the benches: accept, read one
+    /// frame, write a fixed reply, close; until killed.
+    #[cfg(unix)]
+    RawServer(raw_server::RawServerArgs),
     /// Map spec clauses to the cases proving them (exit 1 when an observable MUST clause has none).
     #[cfg(unix)]
     Coverage(coverage::CoverageArgs),
@@ -130,6 +142,10 @@ pub fn main() -> ExitCode {
         Command::Doctor(args) => doctor::run(args),
         #[cfg(unix)]
         Command::Lint(args) => lint::run(args),
+        #[cfg(unix)]
+        Command::Load(args) => load::run(args),
+        #[cfg(unix)]
+        Command::RawServer(args) => raw_server::run(args),
         #[cfg(unix)]
         Command::Coverage(args) => coverage::run(args),
         #[cfg(unix)]

@@ -153,6 +153,52 @@ struct LoaderState {
     files: HashMap<PathBuf, CachedFile>,
     served: HashMap<String, (Generation, Decoded)>,
     decodes: u64,
+    disk_loads: u64,
+    /// Whole answers, valid while the directory watch stays quiet.
+    #[cfg(target_os = "linux")]
+    memo: Memo,
+}
+
+/// Answers kept while an inotify watch shows the directory unchanged.
+#[cfg(target_os = "linux")]
+#[derive(Debug, Default)]
+struct Memo {
+    watch: Option<super::watch::DirWatch>,
+    /// When a watch was last tried (one a second at most).
+    tried: Option<std::time::Instant>,
+    answers: HashMap<String, Result<LoadedDefinition, LoadError>>,
+}
+
+#[cfg(target_os = "linux")]
+impl Memo {
+    /// Brings the memo up to date with the directory: drops every answer
+    /// if anything changed, the watch too if it ended; (re)creates a
+    /// missing watch. True when a watch is in place and answers may be used.
+    fn refresh(&mut self, dir: &Path) -> bool {
+        use super::watch::{DirState, DirWatch};
+        match self.watch.as_ref().map(DirWatch::poll) {
+            Some(DirState::Quiet) => return true,
+            Some(DirState::Changed) => {
+                self.answers.clear();
+                return true;
+            }
+            Some(DirState::Lost) => {
+                self.answers.clear();
+                self.watch = None;
+            }
+            None => {}
+        }
+        let now = std::time::Instant::now();
+        if self
+            .tried
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            return false;
+        }
+        self.tried = Some(now);
+        self.watch = super::watch::DirWatch::new(dir).ok();
+        self.watch.is_some()
+    }
 }
 
 /// Loads definitions from one directory, re-reading on every call (SVC-2).
@@ -199,6 +245,12 @@ impl ServiceDefinitionLoader {
         self.lock().decodes
     }
 
+    /// How many loads looked at the files (the rest were answered while the
+    /// directory watch showed nothing changed), for tests and diagnostics.
+    pub fn disk_load_count(&self) -> u64 {
+        self.lock().disk_loads
+    }
+
     /// Loads the definition of `service`, checks in SVC-3 order, first
     /// failure wins: directory permissions (SEC-3, for v1 and v2 files),
     /// decode, `service_name`, `binary_path`, `per_version_binary_dir`,
@@ -215,6 +267,56 @@ impl ServiceDefinitionLoader {
         if validate_service_name(service).is_err() {
             return Err(not_found());
         }
+        #[cfg(target_os = "linux")]
+        {
+            let mut state = self.lock();
+            if state.memo.refresh(&self.dir)
+                && let Some(answer) = state.memo.answers.get(service)
+            {
+                return answer.clone().map(|loaded| LoadedDefinition {
+                    change: DefinitionChange::Unchanged,
+                    ..loaded
+                });
+            }
+        }
+        let answer = self.load_from_disk(service);
+        #[cfg(target_os = "linux")]
+        if self.is_memoizable(service) {
+            let mut state = self.lock();
+            if state.memo.watch.is_some() {
+                state
+                    .memo
+                    .answers
+                    .insert(service.to_owned(), answer.clone());
+            }
+        }
+        answer
+    }
+
+    /// An answer may be kept only when every file it depends on is seen by
+    /// the watch: each of the two names is absent or a regular file with one
+    /// link (a symlink's target, or a hard link's other name, can change
+    /// without an event in this directory).
+    #[cfg(target_os = "linux")]
+    fn is_memoizable(&self, service: &str) -> bool {
+        [Generation::V2, Generation::V1]
+            .into_iter()
+            .all(|generation| {
+                let path = self.dir.join(service_def_file_name(service, generation));
+                match std::fs::symlink_metadata(&path) {
+                    Err(e) => e.kind() == io::ErrorKind::NotFound,
+                    Ok(meta) => meta.is_file() && meta.nlink() == 1,
+                }
+            })
+    }
+
+    /// The answer from the files themselves.
+    fn load_from_disk(&self, service: &str) -> Result<LoadedDefinition, LoadError> {
+        self.lock().disk_loads += 1;
+        let not_found = || LoadError::NotFound {
+            service: service.to_owned(),
+            dir: self.dir.clone(),
+        };
         match check_definition_dir(&self.dir) {
             Ok(()) => {}
             Err(DirProblem::Missing { .. }) => return Err(not_found()),
@@ -434,6 +536,93 @@ mod tests {
     fn the_loader_can_be_shared_across_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<ServiceDefinitionLoader>();
+    }
+
+    #[cfg(target_os = "linux")]
+    mod memo {
+        use super::*;
+        use crate::definitions::{ServiceDefinitionBuilder, write_service_definition};
+        use std::os::unix::fs::PermissionsExt;
+
+        fn definition(dir: &Path, service: &str, min_version: &str) -> v1::ServiceDefinition {
+            ServiceDefinitionBuilder::new(service)
+                .binary_path(dir.join("bin"))
+                .per_version_binary_dir(dir)
+                .min_version(min_version)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+
+        fn setup() -> (tempfile::TempDir, PathBuf, ServiceDefinitionLoader) {
+            let root = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+            let dir = root.path().join("defs");
+            std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let loader = ServiceDefinitionLoader::new(dir.clone());
+            (root, dir, loader)
+        }
+
+        fn min_version(loader: &ServiceDefinitionLoader, service: &str) -> Option<String> {
+            loader.load(service).ok().map(|l| l.definition.min_version)
+        }
+
+        #[test]
+        fn a_quiet_directory_answers_from_memory_and_any_change_is_seen_next() {
+            let (_root, dir, loader) = setup();
+            write_service_definition(&dir, &definition(&dir, "svc", "1.0.0"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(min_version(&loader, "svc").as_deref(), Some("1.0.0"));
+            let first = loader.load("svc").map(|l| l.change);
+            assert_eq!(first, Ok(DefinitionChange::Unchanged));
+            assert!(matches!(
+                loader.load("nobody"),
+                Err(LoadError::NotFound { .. })
+            ));
+            assert!(matches!(
+                loader.load("nobody"),
+                Err(LoadError::NotFound { .. })
+            ));
+            assert_eq!(loader.disk_load_count(), 2, "one look per name");
+            // The same size, in place, at once: no time stamp would show it.
+            let path = dir.join(service_def_file_name("svc", Generation::V1));
+            std::fs::write(&path, definition(&dir, "svc", "2.0.0").encode_to_vec())
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(min_version(&loader, "svc").as_deref(), Some("2.0.0"));
+            // A new file for a name answered "not found" before (SVC-1).
+            write_service_definition(&dir, &definition(&dir, "nobody", "3.0.0"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(min_version(&loader, "nobody").as_deref(), Some("3.0.0"));
+            // The directory's own mode (SEC-3).
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(matches!(
+                loader.load("svc"),
+                Err(LoadError::Unloadable { .. })
+            ));
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(min_version(&loader, "svc").as_deref(), Some("2.0.0"));
+        }
+
+        #[test]
+        fn answers_through_links_are_never_kept() {
+            let (root, dir, loader) = setup();
+            let elsewhere = root.path().join("elsewhere.servicedef");
+            std::fs::write(&elsewhere, definition(&dir, "svc", "1.0.0").encode_to_vec())
+                .unwrap_or_else(|e| panic!("{e}"));
+            std::os::unix::fs::symlink(
+                &elsewhere,
+                dir.join(service_def_file_name("svc", Generation::V1)),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(min_version(&loader, "svc").as_deref(), Some("1.0.0"));
+            // The target changes with no event in the watched directory.
+            std::fs::write(&elsewhere, definition(&dir, "svc", "4.0.0").encode_to_vec())
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(min_version(&loader, "svc").as_deref(), Some("4.0.0"));
+            assert_eq!(loader.disk_load_count(), 2);
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! | `service_def` | the SVC-3 content checks (one implementation), the builder, v1 <-> v2 |
 //! | `files` | file names (SVC-1, V2-2), the definition directory and its SEC-3 check, writes |
 //! | `loader` | the per-Hello loader with its decode cache (SVC-2, V2-1, HEL-13, HEL-14) |
+//! | `watch` | inotify on the definition directory: answers stay valid while it is quiet |
 //! | `manifest` | sealing and verifying (MAN-1), locations (MAN-2), writes of v1 and v2 manifests |
 //! | `atomic` | atomic file replacement (MAN-3) |
 
@@ -17,6 +18,8 @@ mod isolation;
 mod loader;
 mod manifest;
 mod service_def;
+#[cfg(target_os = "linux")]
+mod watch;
 
 #[cfg(unix)]
 pub use atomic::write_atomic;

@@ -64,7 +64,7 @@ pub fn new_event(kind: EventKind, service_name: &str, reason: impl Into<String>)
     let (severity_number, severity_text) = severity_of(kind);
     LifecycleEvent {
         ts_ms: unix_ms_now(),
-        pid: std::process::id(),
+        pid: this_pid(),
         service_name: service_name.to_owned(),
         kind: kind as i32,
         reason: reason.into(),
@@ -72,6 +72,13 @@ pub fn new_event(kind: EventKind, service_name: &str, reason: impl Into<String>)
         severity_text: severity_text.to_owned(),
         ..LifecycleEvent::default()
     }
+}
+
+/// This process's id, asked of the kernel once (`getpid` is a syscall and
+/// events are stamped on every Hello).
+fn this_pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
 }
 
 /// The wall clock in Unix milliseconds (0 for a clock before 1970).

@@ -122,12 +122,29 @@ impl FrameDecoder {
     }
 
     /// A buffer the caller may read stream bytes into directly; its length
-    /// never exceeds [`wanted`](Self::wanted). Follow with [`commit`](Self::commit).
+    /// never exceeds [`wanted`](Self::wanted), so nothing past a bad framing
+    /// byte or past the frame is ever read. Follow with [`commit`](Self::commit).
     pub fn read_window(&mut self) -> &mut [u8] {
         if self.header_filled < FRAME_HEADER_LEN {
             let end = self.header_filled + self.wanted();
             return &mut self.header[self.header_filled..end];
         }
+        self.body_window()
+    }
+
+    /// [`read_window`](Self::read_window), but the whole rest of the header
+    /// at once: one read for the header instead of two. The framing byte is
+    /// still checked as soon as it is in; a caller using this may have read
+    /// up to four more header bytes by then (never past the frame's header),
+    /// which suits one that closes the stream on any framing error.
+    pub fn read_window_whole_header(&mut self) -> &mut [u8] {
+        if self.header_filled < FRAME_HEADER_LEN {
+            return &mut self.header[self.header_filled..];
+        }
+        self.body_window()
+    }
+
+    fn body_window(&mut self) -> &mut [u8] {
         if self.body.len() == self.body_filled {
             let remaining = self.body_len - self.body_filled;
             let chunk = remaining.min(self.body_filled.max(INITIAL_BODY_CHUNK));
@@ -137,11 +154,11 @@ impl FrameDecoder {
         &mut self.body[self.body_filled..]
     }
 
-    /// Records that `n` bytes were written into [`read_window`](Self::read_window).
+    /// Records that `n` bytes were written into the last read window.
     /// Returns the body when the frame is complete.
     pub fn commit(&mut self, n: usize) -> Result<Option<Bytes>, FramingError> {
         if self.header_filled < FRAME_HEADER_LEN {
-            self.header_filled += n.min(self.wanted());
+            self.header_filled += n.min(FRAME_HEADER_LEN - self.header_filled);
         } else {
             self.body_filled += n.min(self.body.len() - self.body_filled);
         }
@@ -214,6 +231,24 @@ mod tests {
         decoder.push(&encode_header(100)).ok();
         assert_eq!(decoder.read_window().len(), 100);
         assert!(decoder.body_capacity() >= 100 && decoder.body_capacity() < 1024);
+    }
+
+    #[test]
+    fn the_whole_header_window_still_fails_on_a_bad_first_byte() {
+        let mut decoder = FrameDecoder::new();
+        assert_eq!(decoder.read_window().len(), 1);
+        assert_eq!(decoder.read_window_whole_header().len(), FRAME_HEADER_LEN);
+        decoder.read_window_whole_header()[..2].copy_from_slice(&[0x02, 0x00]);
+        assert!(matches!(
+            decoder.commit(2),
+            Err(FramingError::BadFramingByte { found: 0x02 })
+        ));
+        let mut decoder = FrameDecoder::new();
+        decoder
+            .read_window_whole_header()
+            .copy_from_slice(&encode_header(3));
+        assert_eq!(decoder.commit(FRAME_HEADER_LEN).ok(), Some(None));
+        assert_eq!(decoder.read_window_whole_header().len(), 3, "then the body");
     }
 
     #[test]
