@@ -1,17 +1,30 @@
-//! Framing throughput: encode, decode, and encode+decode of frames from a
-//! Hello-sized body to 16 MiB, through the incremental, blocking and async
-//! decoders, each beside a `memcpy` of the same size measured in the same
-//! run (the baseline every figure is read against).
+//! Framing throughput: encode, decode, and encode+decode of frames from an
+//! empty body to 16 MiB, through the incremental, blocking, async and
+//! zero-copy decoders, each beside a `memcpy` of the same size measured in
+//! the same run (the baseline every figure is read against).
+//!
+//! After criterion, a summary samples the two targets interleaved — a
+//! 1 MiB decode over a 1 MiB memcpy, and a Hello-sized encode + decode —
+//! prints them and writes `target/bench-reports/framing.json`.
+//!
+//! Bench ids: `frm.zero-length-body` (empty) and `frm.minimal-hello-vector`
+//! (the spec's Hello vector) are the conformance cases of those frames.
 
 use std::hint::black_box;
 use std::io::Cursor;
+use std::time::Duration;
 
 use broker_conformance::golden::Corpus;
+use broker_conformance::perf::compare::{Scenario, interleaved, report_dir, rounds_from_env};
 use broker_conformance::proto::v1::Frame;
-use broker_conformance::wire::framing::{async_io, blocking, decode_frame_body, encode_frame};
+use broker_conformance::wire::framing::{
+    async_io, blocking, decode_frame_body, encode_frame, split_frame,
+};
 use broker_conformance::wire::{FrameDecoder, MAX_FRAME_BYTES};
 use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+
+const HELLO: &str = "frm.minimal-hello-vector";
 
 /// The spec's minimal Hello request, as frozen in golden/.
 fn hello_frame() -> Frame {
@@ -34,8 +47,8 @@ fn frame_with_payload(len: usize) -> Frame {
 
 fn cases() -> Vec<(String, Frame)> {
     let mut cases = vec![
-        ("empty".to_owned(), Frame::default()),
-        ("hello".to_owned(), hello_frame()),
+        ("frm.zero-length-body".to_owned(), Frame::default()),
+        (HELLO.to_owned(), hello_frame()),
     ];
     for (name, len) in [
         ("1KiB", 1 << 10),
@@ -48,6 +61,13 @@ fn cases() -> Vec<(String, Frame)> {
     cases
 }
 
+/// Decodes the first frame of a buffer the caller owns, without copying:
+/// the payload is a slice of `wire`.
+fn decode_zero_copy(wire: &Bytes) -> Option<Frame> {
+    let (body, _) = split_frame(wire, MAX_FRAME_BYTES).ok()?;
+    decode_frame_body(body).ok()
+}
+
 fn framing(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().build();
     let Ok(runtime) = runtime else { return };
@@ -55,6 +75,7 @@ fn framing(c: &mut Criterion) {
         let Ok(wire) = encode_frame(&frame) else {
             continue;
         };
+        let shared = Bytes::from(wire.clone());
         let mut group = c.benchmark_group(format!("framing/{name}"));
         group.throughput(Throughput::Bytes(wire.len() as u64));
         if wire.len() > 1 << 20 {
@@ -82,6 +103,9 @@ fn framing(c: &mut Criterion) {
                 ))
             })
         });
+        group.bench_function("decode/zero-copy", |b| {
+            b.iter(|| decode_zero_copy(black_box(&shared)))
+        });
         group.bench_function("encode+decode", |b| {
             b.iter(|| {
                 let bytes = encode_frame(black_box(&frame)).unwrap_or_default();
@@ -89,6 +113,92 @@ fn framing(c: &mut Criterion) {
             })
         });
         group.finish();
+    }
+    summary();
+}
+
+/// Runs `op` `times` times per sample, so short operations are timed in batches.
+fn batch(times: usize, mut op: impl FnMut()) -> impl FnMut() -> Result<(), String> {
+    move || {
+        for _ in 0..times {
+            op();
+        }
+        Ok(())
+    }
+}
+
+/// The two targets, sampled interleaved against their baselines.
+fn summary() {
+    let big = frame_with_payload(1 << 20);
+    let Ok(wire) = encode_frame(&big) else { return };
+    let shared = Bytes::from(wire.clone());
+    let hello = hello_frame();
+    let rounds = rounds_from_env(400);
+    let mut one_mib = vec![
+        Scenario::new(
+            "baseline/memcpy-1MiB",
+            batch(1, || drop(black_box(wire.clone()))),
+        ),
+        Scenario::new(
+            "1MiB/decode/incremental",
+            batch(1, || {
+                let mut decoder = FrameDecoder::new();
+                let (_, body) = decoder.push(black_box(&wire)).unwrap_or((0, None));
+                drop(black_box(body.map(decode_frame_body)));
+            }),
+        ),
+        Scenario::new(
+            "1MiB/decode/blocking",
+            batch(1, || {
+                drop(black_box(blocking::read_frame(
+                    &mut Cursor::new(black_box(&wire)),
+                    MAX_FRAME_BYTES,
+                )))
+            }),
+        ),
+        Scenario::new(
+            "1MiB/decode/zero-copy",
+            batch(1, || drop(black_box(decode_zero_copy(black_box(&shared))))),
+        ),
+    ];
+    const HELLO_BATCH: usize = 1000;
+    let mut hello_round = vec![Scenario::new(
+        format!("{HELLO}/encode+decode (x{HELLO_BATCH})"),
+        batch(HELLO_BATCH, || {
+            let bytes = encode_frame(black_box(&hello)).unwrap_or_default();
+            drop(black_box(decode_zero_copy(&Bytes::from(bytes))));
+        }),
+    )];
+    match (
+        interleaved(
+            "framing: 1 MiB decode over a 1 MiB memcpy",
+            &mut one_mib,
+            20,
+            rounds,
+        ),
+        interleaved(
+            "framing: Hello encode + decode",
+            &mut hello_round,
+            20,
+            rounds,
+        ),
+    ) {
+        (Ok(big), Ok(small)) => {
+            println!("\n{}", big.table());
+            let per = small
+                .rows
+                .first()
+                .map_or(Duration::ZERO, |(_, s)| s.p50 / HELLO_BATCH as u32);
+            println!(
+                "framing: a Hello frame's encode + decode takes {} ns at the median\n",
+                per.as_nanos()
+            );
+            let path = report_dir().join("framing.json");
+            if let Err(e) = big.write_json(&path) {
+                eprintln!("framing bench: writing {}: {e}", path.display());
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => eprintln!("framing bench: sampling failed: {e}"),
     }
 }
 

@@ -70,3 +70,40 @@ fn declared_16_mib_with_few_bytes_allocates_only_what_arrived() {
     );
     assert!(window <= 128 * 1024, "read window {window}");
 }
+
+#[test]
+fn stream_readers_grow_with_what_arrived_not_with_what_was_declared() {
+    use broker_conformance::wire::FramingError;
+    use broker_conformance::wire::framing::{async_io, blocking};
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut wire = encode_header(MAX_FRAME_BYTES).to_vec();
+    wire.extend_from_slice(&[0u8; 100]);
+    LARGEST.store(0, Ordering::SeqCst);
+    let blocking_result =
+        blocking::read_frame_body(&mut std::io::Cursor::new(&wire), MAX_FRAME_BYTES);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let async_result = runtime.block_on(async_io::read_frame_body(
+        &mut wire.as_slice(),
+        MAX_FRAME_BYTES,
+    ));
+    let largest = LARGEST.load(Ordering::SeqCst);
+    for result in [blocking_result, async_result] {
+        assert!(
+            matches!(
+                result,
+                Err(FramingError::Truncated {
+                    received: 100,
+                    expected,
+                    ..
+                }) if expected == MAX_FRAME_BYTES as usize
+            ),
+            "{result:?}"
+        );
+    }
+    assert!(
+        largest <= 128 * 1024,
+        "largest allocation was {largest} bytes for 100 bytes received"
+    );
+}

@@ -131,8 +131,16 @@ pub fn bind_handoff_listener(path: &Path) -> io::Result<UnixListener> {
     Ok(BackendListener::bind(path)?.listener)
 }
 
-/// Serves handoff connections forever, each on its own thread: receive,
-/// plan, ack, and serve the adopted client with `handler`.
+/// How long the handoff socket waits for a broker's offer bytes before it
+/// gives up on that connection (HOF-4 gives the whole exchange 5 s).
+const OFFER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves handoff connections forever. Each offer is received, planned and
+/// acked on the accepting thread — an ack is due at once (HOF-4), and a
+/// thread start would only delay it; a policy that delays its ack gets a
+/// thread of its own — then the adopted client is served on a new thread,
+/// which starts while the broker tells the client, so it is ready for the
+/// client's first request.
 pub fn serve_handoffs(
     listener: UnixListener,
     identity: Arc<BackendIdentity>,
@@ -140,41 +148,69 @@ pub fn serve_handoffs(
     policy: Arc<dyn HandoffPolicy>,
 ) -> io::Result<()> {
     loop {
-        let (conn, _) = match listener.accept() {
+        let (mut conn, _) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        let identity = Arc::clone(&identity);
-        let handler = Arc::clone(&handler);
-        let policy = Arc::clone(&policy);
-        thread::Builder::new()
-            .name("backend-handoff".into())
-            .spawn(move || {
-                let _ = handle_offer(conn, &identity, handler.as_ref(), policy.as_ref());
-            })?;
+        let _ = conn.set_read_timeout(Some(OFFER_READ_TIMEOUT));
+        let Ok(received) = receive_handoff(&mut conn) else {
+            continue;
+        };
+        let plan = policy.plan(&received);
+        let offer = Offer {
+            conn,
+            received,
+            plan,
+            identity: Arc::clone(&identity),
+            handler: Arc::clone(&handler),
+        };
+        if offer.plan.delay.is_zero() {
+            offer.finish();
+        } else {
+            thread::Builder::new()
+                .name("backend-handoff".into())
+                .spawn(move || offer.finish())?;
+        }
     }
 }
 
-fn handle_offer(
-    mut conn: UnixStream,
-    identity: &BackendIdentity,
-    handler: &dyn ConnectionHandler,
-    policy: &dyn HandoffPolicy,
-) -> io::Result<()> {
-    let mut received = receive_handoff(&mut conn)?;
-    let plan = policy.plan(&received);
-    if !plan.delay.is_zero() {
-        thread::sleep(plan.delay);
-    }
-    let mut frame = handoff_ack(&plan.ack);
-    frame.request_id = plan.request_id;
-    write_frame(&mut conn, &frame).map_err(io::Error::other)?;
-    drop(conn);
-    match received.client.take() {
-        Some(client) if plan.serve_client => serve_connection(client, identity, handler),
-        // A declined client's descriptor is closed here, so only the
-        // broker's copy (closed by the broker, HOF-6) remains.
-        _ => Ok(()),
+/// One received offer and what to do about it.
+struct Offer {
+    conn: UnixStream,
+    received: ReceivedHandoff,
+    plan: AckPlan,
+    identity: Arc<BackendIdentity>,
+    handler: Arc<dyn ConnectionHandler>,
+}
+
+impl Offer {
+    /// Acks as planned, then serves the adopted client on a thread of its
+    /// own. A declined client's descriptor is closed here, so only the
+    /// broker's copy (closed by the broker, HOF-6) remains.
+    fn finish(mut self) {
+        if !self.plan.delay.is_zero() {
+            thread::sleep(self.plan.delay);
+        }
+        let mut frame = handoff_ack(&self.plan.ack);
+        frame.request_id = self.plan.request_id;
+        if write_frame(&mut self.conn, &frame).is_err() {
+            return;
+        }
+        drop(self.conn);
+        let Some(client) = self
+            .received
+            .client
+            .take()
+            .filter(|_| self.plan.serve_client)
+        else {
+            return;
+        };
+        let (identity, handler) = (self.identity, self.handler);
+        let _ = thread::Builder::new()
+            .name("backend-adopted".into())
+            .spawn(move || {
+                let _ = serve_connection(client, &identity, handler.as_ref());
+            });
     }
 }

@@ -1,10 +1,11 @@
-//! A small blocking frame server for backends: one thread per connection,
-//! identity probes answered, every other frame handed to a handler.
+//! A small blocking frame server for backends: a thread per connection
+//! from a pool of acceptors, identity probes answered, every other frame
+//! handed to a handler.
 
 use std::io;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 
 use super::identity::BackendIdentity;
@@ -54,26 +55,73 @@ impl ConnectionHandler for EchoHandler {
     }
 }
 
-/// Serves `listener` forever: each connection on its own thread.
+/// Serves `listener` forever (see [`serve_until`]).
 pub fn serve(
     listener: UnixListener,
     identity: Arc<BackendIdentity>,
     handler: Arc<dyn ConnectionHandler>,
 ) -> io::Result<()> {
-    serve_until(listener, identity, handler, &AtomicBool::new(false))
+    serve_until(
+        listener,
+        identity,
+        handler,
+        Arc::new(AtomicBool::new(false)),
+    )
+}
+
+/// Threads kept waiting in `accept` beyond the one the pool always has.
+const MAX_IDLE_ACCEPTORS: usize = 4;
+
+/// What every acceptor of one listener shares.
+struct Pool {
+    listener: UnixListener,
+    identity: Arc<BackendIdentity>,
+    handler: Arc<dyn ConnectionHandler>,
+    stop: Arc<AtomicBool>,
+    /// Threads waiting in `accept`.
+    idle: AtomicUsize,
 }
 
 /// Serves `listener` until `stop` is set; whoever sets it connects once to
-/// wake the accept. Connections already running finish on their own.
+/// wake an acceptor, which wakes the next. Connections already running
+/// finish on their own.
+///
+/// Connections are served by the thread that accepted them, so a request
+/// that arrives with its connection is answered without a hand-over; the
+/// pool keeps one thread waiting in `accept` at all times (a new one is
+/// started as the last waiting one takes a connection) and lets threads
+/// beyond [`MAX_IDLE_ACCEPTORS`] waiting ones end.
 pub fn serve_until(
     listener: UnixListener,
     identity: Arc<BackendIdentity>,
     handler: Arc<dyn ConnectionHandler>,
-    stop: &AtomicBool,
+    stop: Arc<AtomicBool>,
 ) -> io::Result<()> {
+    let pool = Arc::new(Pool {
+        listener,
+        identity,
+        handler,
+        stop,
+        idle: AtomicUsize::new(1),
+    });
+    accept_loop(&pool, true)
+}
+
+/// One acceptor: accept, serve, repeat. The first one (`primary`) only
+/// returns on stop or a listener error; the others also when enough wait.
+fn accept_loop(pool: &Arc<Pool>, primary: bool) -> io::Result<()> {
     loop {
-        let accepted = listener.accept();
-        if stop.load(Ordering::SeqCst) {
+        if pool.stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let accepted = pool.listener.accept();
+        if pool.stop.load(Ordering::SeqCst) {
+            // Pass the wake-up on to the next waiting acceptor.
+            if let Ok(addr) = pool.listener.local_addr()
+                && let Some(path) = addr.as_pathname()
+            {
+                let _ = UnixStream::connect(path);
+            }
             return Ok(());
         }
         let (stream, _) = match accepted {
@@ -81,13 +129,25 @@ pub fn serve_until(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        let identity = Arc::clone(&identity);
-        let handler = Arc::clone(&handler);
-        thread::Builder::new()
-            .name("backend-conn".into())
-            .spawn(move || {
-                let _ = serve_connection(stream, &identity, handler.as_ref());
-            })?;
+        if pool.idle.fetch_sub(1, Ordering::SeqCst) == 1 {
+            // This was the last waiting acceptor: start another before serving.
+            pool.idle.fetch_add(1, Ordering::SeqCst);
+            let next = Arc::clone(pool);
+            let started = thread::Builder::new()
+                .name("backend-conn".into())
+                .spawn(move || {
+                    let _ = accept_loop(&next, false);
+                });
+            if started.is_err() {
+                pool.idle.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let _ = serve_connection(stream, &pool.identity, pool.handler.as_ref());
+        let waiting = pool.idle.fetch_add(1, Ordering::SeqCst);
+        if !primary && waiting >= MAX_IDLE_ACCEPTORS {
+            pool.idle.fetch_sub(1, Ordering::SeqCst);
+            return Ok(());
+        }
     }
 }
 

@@ -7,13 +7,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use super::conn::Connection;
+use tokio::io::Interest;
+use tokio::net::UnixStream;
 
+use super::conn::Connection;
 use super::registry::LiveBackend;
-use crate::proto::v1::{Frame, Hello};
+use crate::proto::v1::Hello;
 use crate::sys::{random_bytes, send_with_fd};
 use crate::wire::frames::{handoff_event, handoff_offer};
-use crate::wire::framing::blocking::{read_frame, write_frame as write_frame_blocking};
+use crate::wire::framing::async_io::{read_frame, write_frame};
 use crate::wire::framing::{FramingError, encode_frame};
 use crate::wire::handoff::{AckRejection, check_ack};
 use crate::wire::{
@@ -155,7 +157,7 @@ pub enum HandoffFailure {
     /// The EVENT could not be written to the client.
     #[error("writing the EVENT to the client: {0}")]
     Event(FramingError),
-    /// Internal failure (a worker thread).
+    /// Internal failure (e.g. no descriptor to pass).
     #[error("{0}")]
     Internal(String),
 }
@@ -175,34 +177,38 @@ pub async fn hand_off(
     let client_fd = client
         .try_clone_fd()
         .map_err(|e| HandoffFailure::Internal(format!("duplicating the client socket: {e}")))?;
-    let pipe = handoff_pipe.to_path_buf();
-    let service = service.to_owned();
-    let exchange = tokio::task::spawn_blocking(move || -> Result<Frame, HandoffFailure> {
-        let mut conn = std::os::unix::net::UnixStream::connect(&pipe).map_err(|source| {
-            HandoffFailure::Dial {
-                path: pipe.clone(),
-                source,
+    let offer = handoff_offer(&token, service, correlation_id);
+    // All on the event loop: the backend's answer is awaited, not waited on
+    // in a worker thread, so no thread hop sits on the handoff's path.
+    let exchange = async {
+        let mut conn =
+            UnixStream::connect(handoff_pipe)
+                .await
+                .map_err(|source| HandoffFailure::Dial {
+                    path: handoff_pipe.to_path_buf(),
+                    source,
+                })?;
+        // HOF-2: one sendmsg, the token bytes with the client's descriptor.
+        let sent = loop {
+            conn.writable().await.map_err(HandoffFailure::Send)?;
+            match conn.try_io(Interest::WRITABLE, || {
+                send_with_fd(&conn, &token, &client_fd)
+            }) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                result => break result.map_err(HandoffFailure::Send)?,
             }
-        })?;
-        let _ = conn.set_read_timeout(Some(HANDOFF_ACK_TIMEOUT));
-        let _ = conn.set_write_timeout(Some(HANDOFF_ACK_TIMEOUT));
-        let sent = send_with_fd(&conn, &token, &client_fd).map_err(HandoffFailure::Send)?;
-        // The backend holds its own copy now (or the send failed).
+        };
+        // The backend holds its own copy now.
         drop(client_fd);
         if sent != HANDOFF_TOKEN_LEN {
             return Err(HandoffFailure::ShortSend(sent));
         }
-        write_frame_blocking(&mut conn, &handoff_offer(&token, &service, correlation_id))?;
-        Ok(read_frame(&mut conn, MAX_FRAME_BYTES)?)
-    });
-    let ack_frame = match tokio::time::timeout(HANDOFF_ACK_TIMEOUT, exchange).await {
-        Err(_) => return Err(HandoffFailure::Timeout),
-        Ok(Err(join)) => return Err(HandoffFailure::Internal(join.to_string())),
-        Ok(Ok(Err(HandoffFailure::Exchange(FramingError::Io(e))))) if is_timeout(&e) => {
-            return Err(HandoffFailure::Timeout);
-        }
-        Ok(Ok(result)) => result?,
+        write_frame(&mut conn, &offer).await?;
+        Ok(read_frame(&mut conn, MAX_FRAME_BYTES).await?)
     };
+    let ack_frame = tokio::time::timeout(HANDOFF_ACK_TIMEOUT, exchange)
+        .await
+        .map_err(|_| HandoffFailure::Timeout)??;
     let ack = check_ack(&ack_frame, &token, correlation_id)?;
     tokens.redeem(&ack.token, ack.correlation_id, Instant::now())?;
     let event =
@@ -211,13 +217,6 @@ pub async fn hand_off(
         .write_all(&event)
         .await
         .map_err(|e| HandoffFailure::Event(e.into()))
-}
-
-fn is_timeout(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    )
 }
 
 #[cfg(test)]

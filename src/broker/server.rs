@@ -302,7 +302,10 @@ async fn handle_connection(
         }
     };
     match route_first_frame(&frame, body_len, under_fd_pressure(&state)) {
-        FirstFrameRoute::Admin => admin_path(&state, &mut stream, &frame).await,
+        // Boxed: the task of an idle connection (waiting for its first
+        // frame) then holds only the small reading state, not the largest
+        // path's (10 000 idle connections are a few bytes each cheaper).
+        FirstFrameRoute::Admin => Box::pin(admin_path(&state, &mut stream, &frame)).await,
         FirstFrameRoute::Refuse(refusal) => {
             finish_refused(
                 &state,
@@ -314,7 +317,9 @@ async fn handle_connection(
             )
             .await;
         }
-        FirstFrameRoute::Hello => hello_path(&state, &mut stream, &frame, peer.pid, started).await,
+        FirstFrameRoute::Hello => {
+            Box::pin(hello_path(&state, &mut stream, &frame, peer.pid, started)).await
+        }
     }
 }
 

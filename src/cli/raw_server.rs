@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::EXIT_HARNESS;
 use crate::inspect::hex::parse_hex;
-use crate::perf::raw::RawServer;
+use crate::perf::raw::{FdPassServer, RawServer};
 
 #[derive(Debug, Args)]
 pub struct RawServerArgs {
@@ -21,6 +21,10 @@ pub struct RawServerArgs {
     /// Threads accepting connections.
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Also listen here for descriptor passes: each connection receives
+    /// 16 bytes with one descriptor per pass and answers one byte.
+    #[arg(long, value_name = "PATH")]
+    fd_socket: Option<PathBuf>,
 }
 
 /// Serves until the process is killed.
@@ -36,6 +40,18 @@ pub fn run(args: RawServerArgs) -> u8 {
         Ok(server) => server,
         Err(e) => {
             eprintln!("error: listening on {}: {e}", args.socket.display());
+            return EXIT_HARNESS;
+        }
+    };
+    let _passes = match args
+        .fd_socket
+        .as_deref()
+        .map(FdPassServer::start)
+        .transpose()
+    {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: listening for descriptor passes: {e}");
             return EXIT_HARNESS;
         }
     };

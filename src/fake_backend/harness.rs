@@ -78,7 +78,7 @@ impl FakeBackend {
         let thread_stop = Arc::clone(&stop);
         let handle = std::thread::Builder::new()
             .name(format!("fake-backend-{behavior}"))
-            .spawn(move || serve_until(listener, identity, handler, &thread_stop))?;
+            .spawn(move || serve_until(listener, identity, handler, thread_stop))?;
         Ok(Self {
             endpoint,
             records,

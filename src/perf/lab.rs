@@ -145,11 +145,18 @@ impl Lab {
         workers: usize,
     ) -> Result<LabBroker, LabError> {
         let template = format!(
-            "{} raw-server --socket {{socket}} --workers {workers} --reply-hex {}",
+            "{} raw-server --socket {{socket}} --workers {workers} --reply-hex {} --fd-socket {}",
             quoted(exe),
-            crate::inspect::hex::to_hex(reply)
+            crate::inspect::hex::to_hex(reply),
+            quoted(&self.raw_fd_socket()),
         );
         self.start_command("raw", &template)
+    }
+
+    /// Where the process of [`start_raw`](Self::start_raw) receives
+    /// descriptor passes (the raw half of a handoff).
+    pub fn raw_fd_socket(&self) -> PathBuf {
+        self.path("fd.sock")
     }
 
     /// The raw baseline as threads of this process (cheaper to switch to

@@ -2,8 +2,9 @@
 //!
 //! - [`RawServer`]: accept, read one frame, write a canned reply, close —
 //!   a broker's exchange minus every decision.
-//! - [`FdPassPeer`]: one `SCM_RIGHTS` pass of 16 bytes and a descriptor
-//!   to a peer thread, answered with one byte — the handoff's kernel work.
+//! - [`FdPassPeer`] and [`FdPassServer`]: one `SCM_RIGHTS` pass of 16
+//!   bytes and a descriptor to a peer thread (here, or in the process that
+//!   serves the socket), answered with one byte — the handoff's kernel work.
 
 use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
@@ -84,6 +85,62 @@ impl Drop for RawServer {
 /// The token bytes a handoff sends beside the descriptor (HOF-2).
 pub const PASS_DATA: [u8; 16] = [0x5a; 16];
 
+/// A listener whose every connection is a peer receiving descriptor
+/// passes, as [`FdPassPeer`]'s thread does: the far end of a raw
+/// `SCM_RIGHTS` pass, in whatever process serves it.
+#[derive(Debug)]
+pub struct FdPassServer {
+    socket: PathBuf,
+    acceptor: Option<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl FdPassServer {
+    /// Binds `socket` (replacing a stale file); each connection gets a thread.
+    pub fn start(socket: &Path) -> io::Result<Self> {
+        let _ = std::fs::remove_file(socket);
+        let listener = UnixListener::bind(socket)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let acceptor = thread::Builder::new()
+            .name("fd-pass-server".into())
+            .spawn(move || {
+                while let Ok((stream, _)) = listener.accept() {
+                    if stopping.load(Ordering::Acquire) {
+                        return;
+                    }
+                    let _ = thread::Builder::new()
+                        .name("fd-pass-peer".into())
+                        .spawn(move || receive_passes(stream));
+                }
+            })?;
+        Ok(Self {
+            socket: socket.to_path_buf(),
+            acceptor: Some(acceptor),
+            stop,
+        })
+    }
+}
+
+impl Drop for FdPassServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = UnixStream::connect(&self.socket);
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// One pass of `fd` over `stream` to a descriptor-receiving peer (16 data
+/// bytes beside it), waiting for its one-byte answer.
+pub fn pass_fd(stream: &mut UnixStream, fd: impl AsFd) -> io::Result<()> {
+    send_with_fd(&*stream, &PASS_DATA, fd)?;
+    let mut answer = [0u8; 1];
+    stream.read_exact(&mut answer)
+}
+
 /// A peer thread on the far end of a socket pair that receives one
 /// descriptor per pass (16 data bytes beside it), closes it, and answers one byte.
 #[derive(Debug)]
@@ -107,9 +164,7 @@ impl FdPassPeer {
 
     /// One pass of `fd`, waiting for the peer's answer.
     pub fn pass(&mut self, fd: impl AsFd) -> io::Result<()> {
-        send_with_fd(&self.ours, &PASS_DATA, fd)?;
-        let mut answer = [0u8; 1];
-        self.ours.read_exact(&mut answer)
+        pass_fd(&mut self.ours, fd)
     }
 }
 
@@ -159,6 +214,24 @@ mod tests {
         let socket = server.socket().to_path_buf();
         drop(server);
         assert!(!socket.exists(), "the socket file is removed");
+    }
+
+    #[test]
+    fn an_fd_pass_server_answers_every_connection() {
+        let dir = tempfile::Builder::new()
+            .prefix("fp.")
+            .tempdir_in("/tmp")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let server = FdPassServer::start(&dir.path().join("p")).unwrap_or_else(|e| panic!("{e}"));
+        let (a, _b) = UnixStream::pair().unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..2 {
+            let mut conn =
+                UnixStream::connect(dir.path().join("p")).unwrap_or_else(|e| panic!("{e}"));
+            pass_fd(&mut conn, &a).unwrap_or_else(|e| panic!("{e}"));
+            pass_fd(&mut conn, &a).unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(server);
+        assert!(!dir.path().join("p").exists());
     }
 
     #[test]

@@ -3,25 +3,36 @@
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::decoder::INITIAL_BODY_CHUNK;
 use super::{FrameDecoder, FramingError, decode_frame_body, encode_frame};
 use crate::proto::v1::Frame;
 
-/// Reads one frame body, reading exactly the bytes the frame needs.
+/// Reads one frame body, reading exactly the bytes the frame needs: the
+/// header through the decoder, the body straight into spare capacity that
+/// grows with what arrives (FRM-12), with no zero-filled window.
 /// Cancel-safe only between frames: dropping it mid-frame loses the bytes read.
 pub async fn read_frame_body<R: AsyncRead + Unpin + ?Sized>(
     reader: &mut R,
     limit: u32,
 ) -> Result<Bytes, FramingError> {
     let mut decoder = FrameDecoder::with_limit(limit);
-    loop {
+    while decoder.declared_len().is_none() {
         let n = reader.read(decoder.read_window()).await?;
         if n == 0 {
             return Err(decoder.eof_error());
         }
+        // A zero-length body completes with its header.
         if let Some(body) = decoder.commit(n)? {
             return Ok(body);
         }
     }
+    let wanted = decoder.wanted();
+    let mut rest = Vec::with_capacity(wanted.min(INITIAL_BODY_CHUNK));
+    (&mut *reader)
+        .take(wanted as u64)
+        .read_to_end(&mut rest)
+        .await?;
+    decoder.finish_body(rest)
 }
 
 /// Reads and decodes one frame.

@@ -6,7 +6,7 @@ use super::{FrameSection, FramingError, parse_header};
 use crate::wire::constants::{FRAME_HEADER_LEN, FRAMING_VERSION, MAX_FRAME_BYTES};
 
 /// The first body allocation; later ones double, never past the declared length.
-const INITIAL_BODY_CHUNK: usize = 64 * 1024;
+pub const INITIAL_BODY_CHUNK: usize = 64 * 1024;
 
 /// Decodes frames from bytes as they arrive, without doing any I/O.
 ///
@@ -165,6 +165,38 @@ impl FrameDecoder {
         self.advance()
     }
 
+    /// Completes the current frame with the rest of its body, read by the
+    /// caller itself — e.g. with `read_to_end`, which fills spare capacity
+    /// without zeroing a window first. `rest` holds what the stream gave,
+    /// at most [`wanted`](Self::wanted) bytes; fewer means the stream ended
+    /// inside the body (FRM-8). The header must be complete.
+    pub fn finish_body(&mut self, rest: Vec<u8>) -> Result<Bytes, FramingError> {
+        let wanted = self.wanted();
+        if self.header_filled < FRAME_HEADER_LEN || rest.len() > wanted {
+            return Err(FramingError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "finish_body: not at the body of a frame, or more bytes than it needs",
+            )));
+        }
+        if rest.len() < wanted {
+            self.body_filled += rest.len();
+            return Err(self.eof_error());
+        }
+        let body = if self.body_filled == 0 {
+            rest
+        } else {
+            let mut body = std::mem::take(&mut self.body);
+            body.truncate(self.body_filled);
+            body.extend_from_slice(&rest);
+            body
+        };
+        self.body = Vec::new();
+        self.header_filled = 0;
+        self.body_filled = 0;
+        self.body_len = 0;
+        Ok(Bytes::from(body))
+    }
+
     /// The error to report when the stream ends now (FRM-8).
     pub fn eof_error(&self) -> FramingError {
         if self.header_filled < FRAME_HEADER_LEN {
@@ -249,6 +281,40 @@ mod tests {
             .copy_from_slice(&encode_header(3));
         assert_eq!(decoder.commit(FRAME_HEADER_LEN).ok(), Some(None));
         assert_eq!(decoder.read_window_whole_header().len(), 3, "then the body");
+    }
+
+    #[test]
+    fn a_body_read_by_the_caller_completes_the_frame_or_counts_as_truncated() {
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&encode_header(4)).ok();
+        assert_eq!(
+            decoder.finish_body(vec![1, 2, 3, 4]).ok(),
+            Some(Bytes::from_static(&[1, 2, 3, 4]))
+        );
+        assert!(decoder.is_idle(), "ready for the next frame");
+        decoder.push(&encode_header(4)).ok();
+        decoder.push(&[9]).ok();
+        assert_eq!(
+            decoder.finish_body(vec![1, 2, 3]).ok(),
+            Some(Bytes::from_static(&[9, 1, 2, 3])),
+            "joined to what came through push"
+        );
+        decoder.push(&encode_header(4)).ok();
+        assert!(matches!(
+            decoder.finish_body(vec![1]),
+            Err(FramingError::Truncated {
+                received: 1,
+                expected: 4,
+                ..
+            })
+        ));
+        let mut decoder = FrameDecoder::new();
+        assert!(decoder.finish_body(Vec::new()).is_err(), "no header yet");
+        decoder.push(&encode_header(1)).ok();
+        assert!(
+            decoder.finish_body(vec![1, 2]).is_err(),
+            "more than the frame"
+        );
     }
 
     #[test]
