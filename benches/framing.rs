@@ -15,7 +15,9 @@ use std::io::Cursor;
 use std::time::Duration;
 
 use broker_conformance::golden::Corpus;
-use broker_conformance::perf::compare::{Scenario, interleaved, report_dir, rounds_from_env};
+use broker_conformance::perf::compare::{
+    Sampling, Scenario, interleaved, report_dir, samples_from_env,
+};
 use broker_conformance::proto::v1::Frame;
 use broker_conformance::wire::framing::{
     async_io, blocking, decode_frame_body, encode_frame, split_frame,
@@ -133,7 +135,7 @@ fn summary() {
     let Ok(wire) = encode_frame(&big) else { return };
     let shared = Bytes::from(wire.clone());
     let hello = hello_frame();
-    let rounds = rounds_from_env(400);
+    let sampling = Sampling::blocks(samples_from_env(400), 10);
     let mut one_mib = vec![
         Scenario::new(
             "baseline/memcpy-1MiB",
@@ -173,15 +175,9 @@ fn summary() {
         interleaved(
             "framing: 1 MiB decode over a 1 MiB memcpy",
             &mut one_mib,
-            20,
-            rounds,
+            sampling,
         ),
-        interleaved(
-            "framing: Hello encode + decode",
-            &mut hello_round,
-            20,
-            rounds,
-        ),
+        interleaved("framing: Hello encode + decode", &mut hello_round, sampling),
     ) {
         (Ok(big), Ok(small)) => {
             println!("\n{}", big.table());

@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use broker_conformance::client::{
     BackendConnection, ClientSettings, ConnectRequest, Route, connect,
 };
-use broker_conformance::perf::compare::{Scenario, interleaved, report_dir, rounds_from_env};
+use broker_conformance::perf::compare::{
+    Sampling, Scenario, interleaved, report_dir, samples_from_env,
+};
 use broker_conformance::perf::exchange::Exchange;
 use broker_conformance::perf::lab::{ECHO_SERVICE, HANDOFF_SERVICE, Lab, LabBroker};
 use broker_conformance::perf::raw::pass_fd;
@@ -32,6 +34,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 const HANDOFF: &str = "reference/hof.accepted-handoff-event";
 const RECONNECT: &str = "reference/neg.backend-pipe-serves";
 const BASELINE: &str = "baseline/raw-connect+scm-rights";
+/// First exchanges of one path in a row before the next path's turn.
+const BLOCK: usize = 50;
 
 /// The application's first request, which the echo backends answer.
 fn first_request() -> Result<Vec<u8>, String> {
@@ -181,12 +185,11 @@ fn handoff(c: &mut Criterion) {
             broker_path(&reconnecting, Route::BrokerNegotiated, reconnect_first)
         }),
     ];
-    let rounds = rounds_from_env(3000);
+    let samples = samples_from_env(3000);
     match interleaved(
-        &format!("handoff: {rounds} interleaved first exchanges per path"),
+        &format!("handoff: {samples} first exchanges per path, interleaved in blocks of {BLOCK}"),
         &mut scenarios,
-        100,
-        rounds,
+        Sampling::blocks(samples, BLOCK),
     ) {
         Ok(comparison) => {
             println!("\n{}", comparison.table());

@@ -16,7 +16,9 @@
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
-use broker_conformance::perf::compare::{Scenario, interleaved, report_dir, rounds_from_env};
+use broker_conformance::perf::compare::{
+    Sampling, Scenario, interleaved, report_dir, samples_from_env,
+};
 use broker_conformance::perf::exchange::Exchange;
 use broker_conformance::perf::lab::{ECHO_SERVICE, Lab, LabBroker};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -24,6 +26,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 const REFUSED: &str = "hel.service-unknown";
 const NEGOTIATED: &str = "reg.same-key-reuses-backend";
 const BASELINE: &str = "baseline/raw-round-trip";
+/// Exchanges of one scenario in a row before the next scenario's turn.
+const BLOCK: usize = 50;
 
 /// Everything the scenarios run against.
 struct Setup {
@@ -126,12 +130,11 @@ fn hello(c: &mut Criterion) {
             })
         })
         .collect();
-    let rounds = rounds_from_env(5000);
+    let samples = samples_from_env(5000);
     match interleaved(
-        &format!("hello: {rounds} interleaved exchanges per scenario"),
+        &format!("hello: {samples} exchanges per scenario, interleaved in blocks of {BLOCK}"),
         &mut sampled,
-        200,
-        rounds,
+        Sampling::blocks(samples, BLOCK),
     ) {
         Ok(comparison) => {
             println!("\n{}", comparison.table());

@@ -283,3 +283,51 @@ fn the_connect_cli_reports_the_handed_off_route() {
         "{stdout}"
     );
 }
+
+/// ENV-5, HOF-8, NEG-8: a client that wrote past its Hello (before any
+/// reply) is answered, but not handed off: what it wrote would be lost.
+#[test]
+fn a_client_that_wrote_past_its_hello_is_not_handed_off() {
+    use broker_conformance::wire::frames::hello_request;
+    use broker_conformance::wire::framing::encode_frame;
+    use std::io::Write;
+    let f = Fixture::new();
+    let service = Behavior::HandoffAccept.service_name();
+    f.define(&service, true);
+    let mut capable = hello(&service, "1.0.0");
+    capable.client_capabilities = CAP_HANDLE_PASSING;
+    // The conforming path hands off: a token comes back.
+    let n = negotiate(f.broker.endpoint(), &capable);
+    assert_eq!(n.handle_passed_token.len(), 16, "{n:?}");
+    // The same Hello with a request glued behind it, in one write.
+    let mut bytes = encode_frame(&hello_request(&capable, 1)).expect("encode");
+    bytes.extend(
+        encode_frame(&Frame {
+            envelope_version: 1,
+            payload_protocol: 0xF00D,
+            request_id: 2,
+            ..Frame::default()
+        })
+        .expect("encode"),
+    );
+    let mut stream = UnixStream::connect(f.broker.endpoint()).expect("connect");
+    stream.write_all(&bytes).expect("write");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let reply = read_frame(&mut stream, MAX_FRAME_BYTES).expect("a reply");
+    let reply: broker_conformance::proto::v1::HelloReply =
+        broker_conformance::wire::decode_payload(&reply).expect("a HelloReply");
+    let Some(broker_conformance::proto::v1::hello_reply::Result::Negotiated(n)) = reply.result
+    else {
+        panic!("negotiated expected: {reply:?}");
+    };
+    assert!(
+        n.handle_passed_token.is_empty() && n.server_capabilities == 0,
+        "no handoff for a client that wrote past its Hello: {n:?}"
+    );
+    let mut rest = Vec::new();
+    use std::io::Read;
+    stream.read_to_end(&mut rest).expect("the broker closes");
+    assert!(rest.is_empty(), "no EVENT: {rest:?}");
+}

@@ -1,9 +1,9 @@
 //! One accepted connection, kept off the event loop until it would block.
 //!
 //! A client writes its Hello right after connecting, so by the time the
-//! broker looks, the bytes are nearly always there: the Hello is read and
-//! the reply written with plain non-blocking syscalls, and only a
-//! connection that has to wait is registered with the reactor. That saves
+//! broker looks, the bytes are nearly always there: the Hello is read (in
+//! one syscall) and the reply written with plain non-blocking syscalls, and
+//! only a connection that has to wait is registered with the reactor. That saves
 //! the registration, the deregistration and a trip through the reactor on
 //! every ordinary exchange.
 
@@ -22,7 +22,12 @@ pub struct Connection {
     // Exactly one of the two is set.
     plain: Option<PlainStream>,
     registered: Option<RegisteredStream>,
+    read_past_frame: bool,
 }
+
+/// The most the first read of a connection takes: a typical Hello frame
+/// with room to spare.
+const FIRST_READ: usize = 1024;
 
 /// Which way the caller is waiting.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +42,7 @@ impl Connection {
         Self {
             plain: Some(stream),
             registered: None,
+            read_past_frame: false,
         }
     }
 
@@ -76,11 +82,34 @@ impl Connection {
         }
     }
 
-    /// Reads one frame body through a decoder: the header in one read,
-    /// then exactly the body, never past the frame (what follows belongs to
-    /// the backend after a handoff).
+    /// Reads one frame body through a decoder. The first read takes up to
+    /// [`FIRST_READ`] bytes at once: a Hello (header and body, usually one
+    /// segment from the client) then costs one syscall. Anything read past
+    /// the frame is dropped and remembered ([`read_past_frame`]): a client
+    /// that wrote more before seeing a reply broke ENV-5 (and HOF-8), and
+    /// such a connection is not handed off, since what it sent would be
+    /// lost. Later reads take exactly what the frame still needs.
+    ///
+    /// [`read_past_frame`]: Self::read_past_frame
     pub async fn read_frame_body(&mut self, limit: u32) -> Result<Bytes, FramingError> {
         let mut decoder = FrameDecoder::with_limit(limit);
+        let mut first = [0u8; FIRST_READ];
+        loop {
+            match self.try_read(&mut first) {
+                Ok(0) => return Err(decoder.eof_error()),
+                Ok(n) => {
+                    let (consumed, body) = decoder.push(&first[..n])?;
+                    if let Some(body) = body {
+                        self.read_past_frame = consumed < n;
+                        return Ok(body);
+                    }
+                    break;
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.wait(Direction::Read).await?,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         loop {
             match self.try_read(decoder.read_window_whole_header()) {
                 Ok(0) => return Err(decoder.eof_error()),
@@ -94,6 +123,12 @@ impl Connection {
                 Err(e) => return Err(e.into()),
             }
         }
+    }
+
+    /// True when the client had sent bytes beyond its first frame by the
+    /// time that frame was read (they were dropped).
+    pub fn read_past_frame(&self) -> bool {
+        self.read_past_frame
     }
 
     /// Writes all of `bytes`.

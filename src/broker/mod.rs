@@ -9,6 +9,7 @@
 //! Run it with `broker-conformance serve`, or embed it in a test with
 //! [`EmbeddedBroker`].
 
+mod acceptor;
 pub mod admin;
 pub mod backends;
 pub mod config;

@@ -7,13 +7,13 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::net::UnixListener;
 
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::runtime::Handle;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::timeout;
 
+use super::acceptor::Acceptor;
 use super::admin::{AdminResponse, diagnose_reply, respond};
 use super::backends::backend_for;
 use super::conn::Connection;
@@ -37,51 +37,20 @@ use crate::wire::{
 const REPLY_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Spare descriptors that must open for fd-pressure demotion to end.
 const FD_HEADROOM: usize = 16;
-/// Longest pause of the accept loop under EMFILE when no connection closes.
-const FD_PRESSURE_RECHECK: Duration = Duration::from_millis(100);
 
 /// Serves `listener` until SHUTDOWN, then drains (ADM-7): stops accepting,
 /// removes the socket, lets open connections and launches finish within
 /// the drain deadline, and stops backends unless they outlive the broker.
+/// Connections are accepted on a thread of their own ([`Acceptor`]).
 pub async fn serve(state: Arc<BrokerState>, listener: UnixListener) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
-    // SAFETY: the AsyncFd owns the listener, so the descriptor it watches
-    // stays open, and the same, until the AsyncFd is dropped.
-    let listener = unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE) }
-        .map_err(|e| e.into_parts().1)?;
-    let permits = Arc::new(Semaphore::new(state.config.max_connections));
+    let acceptor = Acceptor::start(Arc::clone(&state), listener, Handle::current())?;
     let mut shutdown = state.shutdown_requested();
-    let drain_deadline = loop {
-        let permit = tokio::select! {
-            permit = Arc::clone(&permits).acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break Duration::ZERO,
-            },
-            drain = shutdown.wait_for(Option::is_some) => break drain.map(|d| d.unwrap_or_default()).unwrap_or_default(),
-        };
-        if state.in_fd_pressure() {
-            try_leave_fd_pressure(&state);
-        }
-        let accepted = tokio::select! {
-            accepted = accept(&listener) => accepted,
-            drain = shutdown.wait_for(Option::is_some) => break drain.map(|d| d.unwrap_or_default()).unwrap_or_default(),
-        };
-        match accepted {
-            Ok(stream) => {
-                tokio::spawn(handle_connection(
-                    Arc::clone(&state),
-                    Connection::new(stream),
-                    permit,
-                ));
-            }
-            Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
-                drop(permit);
-                serve_under_fd_pressure(&state, &listener, &permits).await;
-            }
-            Err(e) => tracing::warn!(error = %e, "accept failed; still serving"),
-        }
-    };
-    drop(listener);
+    let drain_deadline = shutdown
+        .wait_for(Option::is_some)
+        .await
+        .map(|d| d.unwrap_or_default())
+        .unwrap_or_default();
+    acceptor.stop().await;
     crate::broker::launch::remove_socket_file(&state.config.socket);
     tracing::info!(
         drain_ms = drain_deadline.as_millis() as u64,
@@ -89,54 +58,6 @@ pub async fn serve(state: Arc<BrokerState>, listener: UnixListener) -> io::Resul
     );
     drain(&state, drain_deadline).await;
     Ok(())
-}
-
-/// Accepts one connection, non-blocking and close-on-exec in one syscall;
-/// waits on the listener only when none is queued.
-async fn accept(listener: &AsyncFd<UnixListener>) -> io::Result<UnixStream> {
-    use rustix::net::{SocketFlags, accept_with};
-    loop {
-        let mut guard = listener.readable().await?;
-        let accepted = guard.try_io(|listener| {
-            accept_with(
-                listener.get_ref(),
-                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-            )
-            .map_err(io::Error::from)
-        });
-        if let Ok(result) = accepted {
-            return result.map(UnixStream::from);
-        }
-    }
-}
-
-/// EMFILE: enter demotion, spend the reserve descriptor to accept one
-/// connection (it will be refused with FD_PRESSURE, ENV-3), then wait for a
-/// connection to close instead of spinning on the readable listener.
-async fn serve_under_fd_pressure(
-    state: &Arc<BrokerState>,
-    listener: &AsyncFd<UnixListener>,
-    permits: &Arc<Semaphore>,
-) {
-    state.set_fd_pressure(true);
-    let reserve = state
-        .fd_reserve
-        .lock()
-        .map(|mut r| r.take())
-        .unwrap_or(None);
-    if reserve.is_some() {
-        drop(reserve);
-        if let Ok(permit) = Arc::clone(permits).try_acquire_owned()
-            && let Ok(Ok(stream)) = timeout(Duration::from_millis(1), accept(listener)).await
-        {
-            tokio::spawn(handle_connection(
-                Arc::clone(state),
-                Connection::new(stream),
-                permit,
-            ));
-        }
-    }
-    let _ = timeout(FD_PRESSURE_RECHECK, state.connection_closed()).await;
 }
 
 /// Whether the broker is demoted right now (ENV-3). Demotion is looked at
@@ -152,7 +73,7 @@ fn under_fd_pressure(state: &BrokerState) -> bool {
 
 /// Leaves fd-pressure demotion once the reserve descriptor is back and
 /// [`FD_HEADROOM`] more can be opened.
-fn try_leave_fd_pressure(state: &BrokerState) {
+pub(super) fn try_leave_fd_pressure(state: &BrokerState) {
     let Ok(mut reserve) = state.fd_reserve.lock() else {
         return;
     };
@@ -227,7 +148,7 @@ async fn reply(stream: &mut Connection, frame: &Frame) {
 }
 
 /// One connection: SEC-1, FRM-9, then routing by ENV-3.
-async fn handle_connection(
+pub(super) async fn handle_connection(
     state: Arc<BrokerState>,
     mut stream: Connection,
     permit: OwnedSemaphorePermit,
@@ -409,15 +330,19 @@ async fn hello_path(
         backend_pipe: backend.backend_pipe.clone(),
     };
     // NEG-8: a token only when a handoff will really be attempted.
-    let handoff = handoff_pipe_for(&hello, &backend).and_then(|pipe| {
-        match state.handoff_tokens.issue(connection_id, Instant::now()) {
-            Ok(token) => Some((pipe.to_path_buf(), token)),
-            Err(e) => {
-                tracing::warn!(error = %e, "no handoff: cannot make a token");
-                None
-            }
-        }
-    });
+    // Bytes the client sent past its Hello were dropped with the read: a
+    // handoff would lose them, so such a client reconnects instead.
+    let pipe = handoff_pipe_for(&hello, &backend).filter(|_| !stream.read_past_frame());
+    let handoff =
+        pipe.and_then(
+            |pipe| match state.handoff_tokens.issue(connection_id, Instant::now()) {
+                Ok(token) => Some((pipe.to_path_buf(), token)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no handoff: cannot make a token");
+                    None
+                }
+            },
+        );
     let negotiated = negotiate(
         &hello,
         &endpoint,

@@ -39,25 +39,61 @@ pub struct Comparison {
     pub rows: Vec<(String, Summary)>,
 }
 
-/// Samples each scenario `rounds` times, round-robin, after `warmup`
-/// rounds that are not recorded. The first scenario is the baseline.
+/// How a comparison samples: `rounds` rounds, each running every scenario
+/// `block` times in a row (round-robin between scenarios), after `warmup`
+/// unrecorded rounds.
+///
+/// Blocks keep each server's caches as warm as they are in real use (a
+/// server answering one exchange in between others' is colder than any
+/// in service), while the rounds still spread every scenario over the
+/// whole run, so drift in the machine's speed hits them all alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sampling {
+    /// Unrecorded rounds first.
+    pub warmup: usize,
+    /// Recorded rounds.
+    pub rounds: usize,
+    /// Exchanges per scenario per round.
+    pub block: usize,
+}
+
+impl Sampling {
+    /// `samples` per scenario in blocks of `block` (at least one round),
+    /// after one warm-up round.
+    pub fn blocks(samples: usize, block: usize) -> Self {
+        let block = block.max(1);
+        Self {
+            warmup: 1,
+            rounds: samples.div_ceil(block).max(1),
+            block,
+        }
+    }
+}
+
+/// Samples the scenarios as `sampling` says. The first scenario is the baseline.
 pub fn interleaved(
     title: &str,
     scenarios: &mut [Scenario<'_>],
-    warmup: usize,
-    rounds: usize,
+    sampling: Sampling,
 ) -> Result<Comparison, String> {
+    let Sampling {
+        warmup,
+        rounds,
+        block,
+    } = sampling;
     let mut samples: Vec<Samples> = scenarios
         .iter()
-        .map(|_| Samples::with_capacity(rounds))
+        .map(|_| Samples::with_capacity(rounds * block))
         .collect();
     for round in 0..warmup + rounds {
         for (scenario, samples) in scenarios.iter_mut().zip(&mut samples) {
-            let began = Instant::now();
-            (scenario.run)().map_err(|e| format!("{}: {e}", scenario.id))?;
-            let took = began.elapsed();
-            if round >= warmup {
-                samples.push(took);
+            for _ in 0..block {
+                let began = Instant::now();
+                (scenario.run)().map_err(|e| format!("{}: {e}", scenario.id))?;
+                let took = began.elapsed();
+                if round >= warmup {
+                    samples.push(took);
+                }
             }
         }
     }
@@ -134,9 +170,9 @@ pub fn report_dir() -> std::path::PathBuf {
         .join("bench-reports")
 }
 
-/// Rounds of interleaved sampling: `BENCH_ROUNDS`, else `default`.
-pub fn rounds_from_env(default: usize) -> usize {
-    std::env::var("BENCH_ROUNDS")
+/// Samples per scenario: `BENCH_SAMPLES`, else `default`.
+pub fn samples_from_env(default: usize) -> usize {
+    std::env::var("BENCH_SAMPLES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
@@ -162,11 +198,17 @@ mod tests {
                 Ok(())
             }),
         ];
-        let c = interleaved("t", &mut scenarios, 1, 3).unwrap_or_else(|e| panic!("{e}"));
+        let sampling = Sampling {
+            warmup: 1,
+            rounds: 3,
+            block: 2,
+        };
+        let c = interleaved("t", &mut scenarios, sampling).unwrap_or_else(|e| panic!("{e}"));
         drop(scenarios);
-        assert_eq!(order.iter().collect::<String>(), "bsbsbsbs");
+        assert_eq!(order.iter().collect::<String>(), "bbssbbssbbssbbss");
         assert_eq!(c.rows.len(), 2);
-        assert_eq!(c.rows[0].1.count, 3);
+        assert_eq!(c.rows[0].1.count, 6);
+        assert_eq!(Sampling::blocks(5000, 50).rounds, 100);
         assert!(c.ratios("slow").is_some_and(|r| r.p50 > 1.0));
         assert!(c.table().contains("slow"));
     }
@@ -174,7 +216,7 @@ mod tests {
     #[test]
     fn a_failing_scenario_names_itself() {
         let mut scenarios = vec![Scenario::new("bad", || Err("refused".into()))];
-        let e = interleaved("t", &mut scenarios, 0, 1).err();
+        let e = interleaved("t", &mut scenarios, Sampling::blocks(1, 1)).err();
         assert_eq!(e.as_deref(), Some("bad: refused"));
     }
 }
