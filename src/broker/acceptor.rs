@@ -1,6 +1,6 @@
-//! The accepting thread.
+//! The accepting threads.
 //!
-//! Connections are accepted by one thread blocked in `accept` — not by the
+//! Connections are accepted by threads blocked in `accept` — not by the
 //! event loop waiting in `epoll_wait` — because the kernel wakes a thread
 //! blocked on a Unix socket with a synchronous hint and tends to run it on
 //! the connecting client's CPU, while an epoll wake-up lands wherever the
@@ -30,17 +30,18 @@ use super::state::BrokerState;
 /// Longest pause of the accepting thread under EMFILE when no connection closes.
 const FD_PRESSURE_RECHECK: Duration = Duration::from_millis(100);
 
-/// The running accepting thread.
+/// The running accepting threads.
 #[derive(Debug)]
 pub struct Acceptor {
     listener: Arc<UnixListener>,
     stop: Arc<AtomicBool>,
-    done: oneshot::Receiver<()>,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<(JoinHandle<()>, oneshot::Receiver<()>)>,
 }
 
 impl Acceptor {
-    /// Starts accepting on `listener`; connections' tasks go to `runtime`.
+    /// Starts accepting on `listener` from the configured number of
+    /// threads, sharing one connection limit; connections' tasks that have
+    /// to wait go to `runtime`.
     pub fn start(
         state: Arc<BrokerState>,
         listener: UnixListener,
@@ -49,33 +50,42 @@ impl Acceptor {
         listener.set_nonblocking(false)?;
         let listener = Arc::new(listener);
         let stop = Arc::new(AtomicBool::new(false));
-        let (finished, done) = oneshot::channel();
-        let thread = {
-            let (listener, stop) = (Arc::clone(&listener), Arc::clone(&stop));
-            thread::Builder::new()
-                .name("broker-accept".into())
+        let permits = Arc::new(Semaphore::new(state.config.max_connections));
+        let count = state.config.accept_threads.max(1);
+        let mut threads = Vec::with_capacity(count);
+        for i in 0..count {
+            let (finished, done) = oneshot::channel();
+            let (state, listener, stop, permits, runtime) = (
+                Arc::clone(&state),
+                Arc::clone(&listener),
+                Arc::clone(&stop),
+                Arc::clone(&permits),
+                runtime.clone(),
+            );
+            let thread = thread::Builder::new()
+                .name(format!("broker-accept-{i}"))
                 .spawn(move || {
                     let _enter = runtime.enter();
-                    accept_loop(&state, &listener, &runtime, &stop);
+                    accept_loop(&state, &listener, &permits, &runtime, &stop);
                     let _ = finished.send(());
-                })?
-        };
+                })?;
+            threads.push((thread, done));
+        }
         Ok(Self {
             listener,
             stop,
-            done,
-            thread: Some(thread),
+            threads,
         })
     }
 
-    /// Stops accepting: wakes the thread out of `accept` and waits for it.
-    pub async fn stop(mut self) {
+    /// Stops accepting: wakes the threads out of `accept` and waits for them.
+    pub async fn stop(self) {
         self.stop.store(true, Ordering::SeqCst);
-        // On Linux a listening socket shut down for reading fails the
+        // On Linux a listening socket shut down for reading fails every
         // blocked `accept` with EINVAL.
         let _ = rustix::net::shutdown(&*self.listener, rustix::net::Shutdown::Read);
-        let _ = (&mut self.done).await;
-        if let Some(thread) = self.thread.take() {
+        for (thread, done) in self.threads {
+            let _ = done.await;
             let _ = thread.join();
         }
     }
@@ -84,12 +94,12 @@ impl Acceptor {
 fn accept_loop(
     state: &Arc<BrokerState>,
     listener: &UnixListener,
+    permits: &Arc<Semaphore>,
     runtime: &Handle,
     stop: &AtomicBool,
 ) {
-    let permits = Arc::new(Semaphore::new(state.config.max_connections));
     loop {
-        let Some(permit) = permit(state, &permits, runtime) else {
+        let Some(permit) = permit(state, permits, runtime) else {
             return;
         };
         if state.in_fd_pressure() {
@@ -103,7 +113,7 @@ fn accept_loop(
             Ok(stream) => start_connection(state, runtime, stream, permit),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
                 drop(permit);
-                serve_under_fd_pressure(state, listener, &permits, runtime);
+                serve_under_fd_pressure(state, listener, permits, runtime);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {

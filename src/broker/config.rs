@@ -45,6 +45,13 @@ impl LogLevel {
     }
 }
 
+/// Threads accepting connections unless configured: one wakes on the
+/// connecting client's CPU and answers a lone client fastest.
+pub const DEFAULT_ACCEPT_THREADS: usize = 1;
+
+/// The most accepting threads a broker runs.
+pub const MAX_ACCEPT_THREADS: usize = 64;
+
 /// The resolved configuration of one broker.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -54,6 +61,9 @@ pub struct BrokerConfig {
     pub service_def_dir: PathBuf,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Threads blocked in `accept` (1 answers a lone client fastest; more
+    /// help many concurrent clients).
+    pub accept_threads: usize,
     /// How long a connection may take to send its first frame (FRM-9).
     pub hello_timeout: Duration,
     /// The lifecycle event log file (EVT-2), if any.
@@ -81,6 +91,8 @@ pub struct ConfigOverrides {
     pub service_def_dir: Option<PathBuf>,
     /// `--max-connections`.
     pub max_connections: Option<usize>,
+    /// `--accept-threads`.
+    pub accept_threads: Option<usize>,
     /// `--hello-timeout-ms`.
     pub hello_timeout_ms: Option<u64>,
     /// `--event-log`.
@@ -105,6 +117,8 @@ pub struct FileConfig {
     pub service_def_dir: Option<PathBuf>,
     /// Connection cap.
     pub max_connections: Option<usize>,
+    /// Accepting threads.
+    pub accept_threads: Option<usize>,
     /// Hello deadline.
     pub hello_timeout_ms: Option<u64>,
     /// Event log file.
@@ -178,6 +192,15 @@ pub fn resolve_config(
     if max_connections == 0 {
         problems.push("max_connections: must be at least 1".into());
     }
+    let accept_threads = overrides
+        .accept_threads
+        .or(file.accept_threads)
+        .unwrap_or(DEFAULT_ACCEPT_THREADS);
+    if !(1..=MAX_ACCEPT_THREADS).contains(&accept_threads) {
+        problems.push(format!(
+            "accept_threads: must be 1 to {MAX_ACCEPT_THREADS}, not {accept_threads}"
+        ));
+    }
 
     // FRM-9: in the environment, 0 or garbage means "use the default".
     let env_timeout = env
@@ -236,6 +259,7 @@ pub fn resolve_config(
             socket,
             service_def_dir,
             max_connections,
+            accept_threads,
             hello_timeout: hello_timeout_ms.map_or(DEFAULT_HELLO_TIMEOUT, Duration::from_millis),
             event_log: overrides.event_log.clone().or(file.event_log.clone()),
             auth: AuthTokens::new(&tokens),
@@ -361,5 +385,24 @@ mod tests {
         o.config_file = Some(file);
         let c = resolve_config(&o, &MapEnv::default(), 1000).unwrap_or_else(|p| panic!("{p:?}"));
         assert_eq!(c.auth.len(), 2);
+    }
+
+    #[test]
+    fn accept_threads_default_to_one_and_are_bounded() {
+        let env = MapEnv::from_pairs([(env_vars::SERVICE_DEF_DIR, "/d")]);
+        let c = resolve_config(&base(), &env, 1000).unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(c.accept_threads, DEFAULT_ACCEPT_THREADS);
+        let mut o = base();
+        o.accept_threads = Some(2);
+        let c = resolve_config(&o, &env, 1000).unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(c.accept_threads, 2);
+        for bad in [0, MAX_ACCEPT_THREADS + 1] {
+            o.accept_threads = Some(bad);
+            let problems = resolve_config(&o, &env, 1000).err().unwrap_or_default();
+            assert!(
+                problems.iter().any(|p| p.starts_with("accept_threads:")),
+                "{problems:?}"
+            );
+        }
     }
 }

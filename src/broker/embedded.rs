@@ -110,6 +110,7 @@ impl EmbeddedBrokerBuilder {
             socket: dir.path().join("broker.sock"),
             service_def_dir: service_def_dir.clone(),
             max_connections: self.max_connections,
+            accept_threads: super::config::DEFAULT_ACCEPT_THREADS,
             hello_timeout: self.hello_timeout,
             event_log: self.event_log.then(|| dir.path().join("events.log")),
             auth: AuthTokens::new(&self.auth_tokens),

@@ -299,6 +299,7 @@ impl BrokerState {
             "socket": c.socket.display().to_string(),
             "service_def_dir": c.service_def_dir.display().to_string(),
             "max_connections": c.max_connections,
+            "accept_threads": c.accept_threads,
             "hello_timeout_ms": c.hello_timeout.as_millis() as u64,
             "event_log": c.event_log.as_ref().map(|p| p.display().to_string()),
             "auth_tokens_configured": c.auth.len(),

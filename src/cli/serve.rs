@@ -24,6 +24,10 @@ pub struct ServeArgs {
     /// Connections served at once [default: 16384].
     #[arg(long)]
     max_connections: Option<usize>,
+    /// Threads accepting connections [default: 1, the fastest for a lone
+    /// client; one per core serves many concurrent clients best].
+    #[arg(long)]
+    accept_threads: Option<usize>,
     /// Close connections that send nothing for this long [env: RUNNING_PROCESS_BROKER_HELLO_TIMEOUT_MS; default: 30000].
     #[arg(long)]
     hello_timeout_ms: Option<u64>,
@@ -53,6 +57,7 @@ pub fn run(args: ServeArgs) -> u8 {
         socket: args.socket,
         service_def_dir: args.service_def_dir,
         max_connections: args.max_connections,
+        accept_threads: args.accept_threads,
         hello_timeout_ms: args.hello_timeout_ms,
         event_log: args.event_log,
         config_file: args.config,
