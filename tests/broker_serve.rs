@@ -176,11 +176,15 @@ fn descriptor_exhaustion_demotes_to_fd_pressure_and_recovers() {
             Ok(())
         });
     }
-    let _broker = ServeProcess::start(cmd, &socket);
+    let mut broker = ServeProcess::start(cmd, &socket);
     // More silent connections than the broker has descriptors for.
     let held: Vec<UnixStream> = (0..120)
         .map(|_| UnixStream::connect(&socket).expect("connect"))
         .collect();
+    // No Hello before the broker has run out: otherwise a slow accepting
+    // thread could stay a few connections ahead of the Hellos and never
+    // reach EMFILE at all.
+    broker.wait_for_line("out of file descriptors", Duration::from_secs(30));
     let codes: Vec<(i32, u64)> = held.into_iter().map(hello_code).collect();
     let pressure = codes
         .iter()

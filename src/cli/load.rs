@@ -67,6 +67,8 @@ struct Row {
     per_second: f64,
     /// This row's throughput over the baseline's at the same client count.
     throughput_vs_baseline: Option<f64>,
+    /// The server's resident memory right after the run, in bytes.
+    rss_after: Option<u64>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -153,6 +155,9 @@ pub fn run(args: LoadArgs) -> u8 {
         }
     };
     let duration = Duration::from_secs_f64(args.duration.max(0.1));
+    let subject_pid = server_pid(&socket);
+    let baseline_pid = baseline.as_ref().and_then(|raw| server_pid(raw.socket()));
+    let rss = |pid: Option<u32>| pid.and_then(|p| crate::sys::resident_bytes(p).ok());
     let mut rows = Vec::new();
     for &clients in &args.clients {
         let config = LoadConfig {
@@ -160,18 +165,22 @@ pub fn run(args: LoadArgs) -> u8 {
             duration,
             request: exchange.request().to_vec(),
         };
-        let base = baseline.as_ref().map(|raw| run_load(raw.socket(), &config));
+        let base = baseline
+            .as_ref()
+            .map(|raw| (run_load(raw.socket(), &config), rss(baseline_pid)));
         let ours = run_load(&socket, &config);
+        let ours_rss = rss(subject_pid);
         let ratio = base
             .as_ref()
-            .filter(|b| b.per_second() > 0.0)
-            .map(|b| ours.per_second() / b.per_second());
-        if let Some(base) = base {
+            .filter(|(b, _)| b.per_second() > 0.0)
+            .map(|(b, _)| ours.per_second() / b.per_second());
+        if let Some((base, base_rss)) = base {
             rows.push(Row {
                 server: "baseline/raw".into(),
                 per_second: base.per_second(),
                 report: base,
                 throughput_vs_baseline: Some(1.0),
+                rss_after: base_rss,
             });
         }
         rows.push(Row {
@@ -179,12 +188,13 @@ pub fn run(args: LoadArgs) -> u8 {
             per_second: ours.per_second(),
             report: ours,
             throughput_vs_baseline: ratio,
+            rss_after: ours_rss,
         });
     }
     let idle = if args.idle == 0 {
         None
     } else {
-        match server_pid(&socket) {
+        match subject_pid {
             Some(pid) => match measure_idle(&socket, pid, args.idle, &mut exchange) {
                 Ok(report) => Some(report),
                 Err(e) => return harness(e),
@@ -222,12 +232,12 @@ pub fn run(args: LoadArgs) -> u8 {
 fn print_report(scenario: &str, rows: &[Row], idle: Option<&IdleReport>) {
     println!("load: Hello for {scenario}");
     println!(
-        "  {:14} {:>7} {:>12} {:>10} {:>10} {:>10} {:>9} {:>7}",
-        "server", "clients", "hellos/s", "p50", "p99", "p99.9", "vs raw", "failed"
+        "  {:14} {:>7} {:>12} {:>10} {:>10} {:>10} {:>9} {:>9} {:>7}",
+        "server", "clients", "hellos/s", "p50", "p99", "p99.9", "vs raw", "RSS", "failed"
     );
     for row in rows {
         println!(
-            "  {:14} {:>7} {:>12.0} {:>10} {:>10} {:>10} {:>8} {:>7}",
+            "  {:14} {:>7} {:>12.0} {:>10} {:>10} {:>10} {:>9} {:>9} {:>7}",
             row.server,
             row.report.clients,
             row.per_second,
@@ -236,6 +246,10 @@ fn print_report(scenario: &str, rows: &[Row], idle: Option<&IdleReport>) {
             Micros(row.report.latency.p999).to_string(),
             row.throughput_vs_baseline
                 .map_or_else(|| "-".to_owned(), |r| format!("{:.0}%", r * 100.0)),
+            row.rss_after.map_or_else(
+                || "-".to_owned(),
+                |b| format!("{:.1} MiB", b as f64 / (1 << 20) as f64)
+            ),
             row.report.failed,
         );
         if let Some(e) = &row.report.first_error {

@@ -3,13 +3,14 @@
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::decoder::INITIAL_BODY_CHUNK;
+use super::decoder::EAGER_BODY_BYTES;
 use super::{FrameDecoder, FramingError, decode_frame_body, encode_frame};
 use crate::proto::v1::Frame;
 
 /// Reads one frame body, reading exactly the bytes the frame needs: the
-/// header through the decoder, the body straight into spare capacity that
-/// grows with what arrives (FRM-12), with no zero-filled window.
+/// header through the decoder, the body straight into spare capacity (no
+/// zero-filled window): one allocation for a body up to
+/// [`EAGER_BODY_BYTES`], growth with what arrives beyond (FRM-12).
 /// Cancel-safe only between frames: dropping it mid-frame loses the bytes read.
 pub async fn read_frame_body<R: AsyncRead + Unpin + ?Sized>(
     reader: &mut R,
@@ -27,7 +28,7 @@ pub async fn read_frame_body<R: AsyncRead + Unpin + ?Sized>(
         }
     }
     let wanted = decoder.wanted();
-    let mut rest = Vec::with_capacity(wanted.min(INITIAL_BODY_CHUNK));
+    let mut rest = Vec::with_capacity(wanted.min(EAGER_BODY_BYTES));
     (&mut *reader)
         .take(wanted as u64)
         .read_to_end(&mut rest)

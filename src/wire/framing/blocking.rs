@@ -4,14 +4,15 @@ use std::io::{ErrorKind, Read, Write};
 
 use bytes::Bytes;
 
-use super::decoder::INITIAL_BODY_CHUNK;
+use super::decoder::EAGER_BODY_BYTES;
 use super::{FrameDecoder, FramingError, decode_frame_body, encode_frame};
 use crate::proto::v1::Frame;
 
 /// Reads one frame body, reading exactly the bytes the frame needs: the
 /// header through the decoder (a bad framing byte fails on that byte), the
-/// body straight into spare capacity that grows with what arrives (FRM-12),
-/// with no zero-filled window to copy over.
+/// body straight into spare capacity (no zero-filled window to copy over):
+/// one allocation for a body up to [`EAGER_BODY_BYTES`], growth with what
+/// arrives beyond (FRM-12).
 pub fn read_frame_body<R: Read + ?Sized>(
     reader: &mut R,
     limit: u32,
@@ -30,7 +31,7 @@ pub fn read_frame_body<R: Read + ?Sized>(
         }
     }
     let wanted = decoder.wanted();
-    let mut rest = Vec::with_capacity(wanted.min(INITIAL_BODY_CHUNK));
+    let mut rest = Vec::with_capacity(wanted.min(EAGER_BODY_BYTES));
     reader.take(wanted as u64).read_to_end(&mut rest)?;
     decoder.finish_body(rest)
 }

@@ -5,8 +5,16 @@ use bytes::Bytes;
 use super::{FrameSection, FramingError, parse_header};
 use crate::wire::constants::{FRAME_HEADER_LEN, FRAMING_VERSION, MAX_FRAME_BYTES};
 
+/// What the stream readers (blocking and async) allocate for a body before
+/// any of it arrived, at most: a body up to this size is read into one
+/// allocation with one copy; a larger one grows as it arrives. The spec
+/// asks only that a peer cannot make a reader allocate more than the
+/// declared, capped length (FRM-12); this also keeps a peer that declares
+/// 16 MiB and sends nothing from costing more than this.
+pub const EAGER_BODY_BYTES: usize = 1 << 20;
+
 /// The first body allocation; later ones double, never past the declared length.
-pub const INITIAL_BODY_CHUNK: usize = 64 * 1024;
+const INITIAL_BODY_CHUNK: usize = 64 * 1024;
 
 /// Decodes frames from bytes as they arrive, without doing any I/O.
 ///

@@ -14,7 +14,7 @@ use std::fmt;
 use bytes::Bytes;
 use prost::Message;
 
-pub use decoder::FrameDecoder;
+pub use decoder::{EAGER_BODY_BYTES, FrameDecoder};
 
 use super::constants::{FRAME_HEADER_LEN, FRAMING_VERSION, MAX_FRAME_BYTES};
 use crate::proto::v1::Frame;
