@@ -116,7 +116,7 @@ fn framing(c: &mut Criterion) {
         });
         group.finish();
     }
-    summary();
+    summary(&runtime);
 }
 
 /// Runs `op` `times` times per sample, so short operations are timed in batches.
@@ -130,7 +130,7 @@ fn batch(times: usize, mut op: impl FnMut()) -> impl FnMut() -> Result<(), Strin
 }
 
 /// The two targets, sampled interleaved against their baselines.
-fn summary() {
+fn summary(runtime: &tokio::runtime::Runtime) {
     let big = frame_with_payload(1 << 20);
     let Ok(wire) = encode_frame(&big) else { return };
     let shared = Bytes::from(wire.clone());
@@ -156,6 +156,15 @@ fn summary() {
                     &mut Cursor::new(black_box(&wire)),
                     MAX_FRAME_BYTES,
                 )))
+            }),
+        ),
+        Scenario::new(
+            "1MiB/decode/async",
+            batch(1, || {
+                drop(black_box(runtime.block_on(async_io::read_frame(
+                    &mut black_box(wire.as_slice()),
+                    MAX_FRAME_BYTES,
+                ))))
             }),
         ),
         Scenario::new(

@@ -420,3 +420,51 @@ async fn async_shell_reads_and_writes_over_a_duplex_stream() {
         .expect_err("closed");
     assert!(err.is_clean_close(), "{err}");
 }
+
+/// Past the eager bound both stream readers make room for the rest as it comes: a
+/// 3 MiB body read in short pieces decodes whole, and one cut off mid-way
+/// reports exactly how much of it arrived.
+#[tokio::test]
+async fn bodies_past_the_eager_bound_grow_as_they_arrive_and_report_truncation() {
+    let body_len = 3 << 20;
+    let frame = frame_with_body_len(body_len);
+    let wire = encode_frame(&frame).expect("encode");
+    let read = blocking::read_frame(
+        &mut Trickle {
+            data: &wire,
+            n: 100_000,
+        },
+        MAX_FRAME_BYTES,
+    )
+    .expect("blocking read in pieces");
+    assert_eq!(read, frame);
+
+    let (mut client, mut server) = tokio::io::duplex(100_000);
+    let sent = wire.clone();
+    let writer =
+        tokio::spawn(async move { tokio::io::AsyncWriteExt::write_all(&mut client, &sent).await });
+    let read = async_io::read_frame(&mut server, MAX_FRAME_BYTES)
+        .await
+        .expect("async read in pieces");
+    writer.await.expect("join").expect("write");
+    assert_eq!(read, frame);
+
+    let cut = 5 + (2 << 20) + 12_345;
+    let truncated = |err: &FramingError| {
+        matches!(
+            err,
+            FramingError::Truncated {
+                section: FrameSection::Body,
+                received,
+                expected,
+            } if *received == cut - 5 && *expected == body_len
+        )
+    };
+    let err = blocking::read_frame(&mut Cursor::new(&wire[..cut]), MAX_FRAME_BYTES)
+        .expect_err("blocking: cut off");
+    assert!(truncated(&err), "{err}");
+    let err = async_io::read_frame(&mut &wire[..cut], MAX_FRAME_BYTES)
+        .await
+        .expect_err("async: cut off");
+    assert!(truncated(&err), "{err}");
+}

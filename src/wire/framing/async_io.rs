@@ -3,14 +3,15 @@
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::decoder::EAGER_BODY_BYTES;
+use super::decoder::next_body_room;
 use super::{FrameDecoder, FramingError, decode_frame_body, encode_frame};
 use crate::proto::v1::Frame;
 
 /// Reads one frame body, reading exactly the bytes the frame needs: the
 /// header through the decoder, the body straight into spare capacity (no
 /// zero-filled window): one allocation for a body up to
-/// [`EAGER_BODY_BYTES`], growth with what arrives beyond (FRM-12).
+/// [`EAGER_BODY_BYTES`](super::EAGER_BODY_BYTES), the rest of the declared
+/// length once that much arrived (FRM-12).
 /// Cancel-safe only between frames: dropping it mid-frame loses the bytes read.
 pub async fn read_frame_body<R: AsyncRead + Unpin + ?Sized>(
     reader: &mut R,
@@ -28,11 +29,21 @@ pub async fn read_frame_body<R: AsyncRead + Unpin + ?Sized>(
         }
     }
     let wanted = decoder.wanted();
-    let mut rest = Vec::with_capacity(wanted.min(EAGER_BODY_BYTES));
-    (&mut *reader)
-        .take(wanted as u64)
-        .read_to_end(&mut rest)
-        .await?;
+    let mut rest = Vec::new();
+    while rest.len() < wanted {
+        if rest.len() == rest.capacity() {
+            rest.reserve_exact(next_body_room(rest.len(), wanted));
+        }
+        // read_buf fills spare capacity, limited to what the frame still
+        // needs; the buffer always has room here, so it never grows it.
+        let n = (&mut *reader)
+            .take((wanted - rest.len()) as u64)
+            .read_buf(&mut rest)
+            .await?;
+        if n == 0 {
+            break; // end of stream mid-body: finish_body says so
+        }
+    }
     decoder.finish_body(rest)
 }
 

@@ -4,15 +4,15 @@ use std::io::{ErrorKind, Read, Write};
 
 use bytes::Bytes;
 
-use super::decoder::EAGER_BODY_BYTES;
+use super::decoder::next_body_room;
 use super::{FrameDecoder, FramingError, decode_frame_body, encode_frame};
 use crate::proto::v1::Frame;
 
 /// Reads one frame body, reading exactly the bytes the frame needs: the
 /// header through the decoder (a bad framing byte fails on that byte), the
 /// body straight into spare capacity (no zero-filled window to copy over):
-/// one allocation for a body up to [`EAGER_BODY_BYTES`], growth with what
-/// arrives beyond (FRM-12).
+/// one allocation for a body up to [`EAGER_BODY_BYTES`](super::EAGER_BODY_BYTES),
+/// the rest of the declared length once that much arrived (FRM-12).
 pub fn read_frame_body<R: Read + ?Sized>(
     reader: &mut R,
     limit: u32,
@@ -31,8 +31,21 @@ pub fn read_frame_body<R: Read + ?Sized>(
         }
     }
     let wanted = decoder.wanted();
-    let mut rest = Vec::with_capacity(wanted.min(EAGER_BODY_BYTES));
-    reader.take(wanted as u64).read_to_end(&mut rest)?;
+    let mut rest = Vec::new();
+    loop {
+        let room = next_body_room(rest.len(), wanted);
+        if room == 0 {
+            break;
+        }
+        rest.reserve_exact(room);
+        // Limited to the room made, so read_to_end never grows the buffer
+        // by its own (amortised) rule.
+        let before = rest.len();
+        reader.take(room as u64).read_to_end(&mut rest)?;
+        if rest.len() - before < room {
+            break; // end of stream mid-body: finish_body says so
+        }
+    }
     decoder.finish_body(rest)
 }
 

@@ -6,12 +6,27 @@ use super::{FrameSection, FramingError, parse_header};
 use crate::wire::constants::{FRAME_HEADER_LEN, FRAMING_VERSION, MAX_FRAME_BYTES};
 
 /// What the stream readers (blocking and async) allocate for a body before
-/// any of it arrived, at most: a body up to this size is read into one
-/// allocation with one copy; a larger one grows as it arrives. The spec
-/// asks only that a peer cannot make a reader allocate more than the
-/// declared, capped length (FRM-12); this also keeps a peer that declares
-/// 16 MiB and sends nothing from costing more than this.
-pub const EAGER_BODY_BYTES: usize = 1 << 20;
+/// any of it arrived, at most: a body up to this size (a 1 MiB payload and
+/// its envelope) is read into one allocation with one copy. A larger body
+/// gets the rest of its declared length once this much has arrived: one
+/// more allocation and one copy of what came, where doubling would copy
+/// the body again at every step. The spec asks only that a peer cannot make
+/// a reader allocate more than the declared, capped length (FRM-12); this
+/// also keeps a peer that declares 16 MiB and sends nothing from costing
+/// more than this.
+pub const EAGER_BODY_BYTES: usize = (1 << 20) + 1024;
+
+/// How many more body bytes a stream reader makes room for once the
+/// `filled` bytes it has room for are in: the eager bound first, then the
+/// rest of the `wanted` length.
+pub(super) fn next_body_room(filled: usize, wanted: usize) -> usize {
+    let rest = wanted.saturating_sub(filled);
+    if filled == 0 {
+        rest.min(EAGER_BODY_BYTES)
+    } else {
+        rest
+    }
+}
 
 /// The first body allocation; later ones double, never past the declared length.
 const INITIAL_BODY_CHUNK: usize = 64 * 1024;
@@ -263,6 +278,17 @@ impl FrameDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_readers_allocate_the_eager_bound_then_the_rest_of_the_declared_length() {
+        assert_eq!(next_body_room(0, 10), 10);
+        assert_eq!(next_body_room(0, 16 << 20), EAGER_BODY_BYTES);
+        assert_eq!(
+            next_body_room(EAGER_BODY_BYTES, 16 << 20),
+            (16 << 20) - EAGER_BODY_BYTES
+        );
+        assert_eq!(next_body_room(16 << 20, 16 << 20), 0);
+    }
     use crate::wire::framing::encode_header;
 
     #[test]
