@@ -36,13 +36,8 @@ pub fn run(args: RawServerArgs) -> u8 {
             return EXIT_HARNESS;
         }
     };
-    let _server = match RawServer::start(&args.socket, reply, args.workers) {
-        Ok(server) => server,
-        Err(e) => {
-            eprintln!("error: listening on {}: {e}", args.socket.display());
-            return EXIT_HARNESS;
-        }
-    };
+    // The pass socket first: whoever waits for the main socket to appear
+    // then finds both listening.
     let _passes = match args
         .fd_socket
         .as_deref()
@@ -52,6 +47,13 @@ pub fn run(args: RawServerArgs) -> u8 {
         Ok(server) => server,
         Err(e) => {
             eprintln!("error: listening for descriptor passes: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    let _server = match RawServer::start(&args.socket, reply, args.workers) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("error: listening on {}: {e}", args.socket.display());
             return EXIT_HARNESS;
         }
     };

@@ -1,0 +1,166 @@
+//! The measurement tools as users run them: `raw-server` (the baseline
+//! every bench divides by) answers with its bytes and takes descriptor
+//! passes; `load` drives the reference broker and the baseline and reports
+//! both, with the idle connections' memory; bad input fails with context.
+
+#![cfg(unix)]
+
+mod support;
+
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use assert_cmd::Command;
+use broker_conformance::perf::exchange::{Exchange, hello_request_bytes};
+use broker_conformance::perf::lab::Lab;
+use broker_conformance::perf::raw::pass_fd;
+use serde_json::Value;
+
+fn exe() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_broker-conformance"))
+}
+
+fn lab() -> Lab {
+    Lab::new(Path::new(env!("CARGO_BIN_EXE_fake-backend"))).expect("lab")
+}
+
+#[test]
+fn raw_server_answers_every_request_with_its_reply_and_takes_descriptor_passes() {
+    let lab = lab();
+    let reply = [0x01, 0x02, 0x00, 0x00, 0x00, 0x08, 0x01];
+    let raw = lab.start_raw(exe(), &reply, 2).expect("raw-server");
+    let mut exchange = Exchange::new(hello_request_bytes("svc", "1.0.0").expect("hello"));
+    for _ in 0..3 {
+        let len = exchange.run(raw.socket()).expect("exchange");
+        assert_eq!(len, 2);
+        assert_eq!(exchange.last_reply(), &reply[5..]);
+    }
+    // Bound before the main socket: ready as soon as the lab said so.
+    let mut passes = UnixStream::connect(lab.raw_fd_socket()).expect("pass socket");
+    let (mine, _theirs) = UnixStream::pair().expect("pair");
+    for _ in 0..3 {
+        pass_fd(&mut passes, &mine).expect("one pass, one answer byte");
+    }
+}
+
+fn load_json(args: &[&str]) -> Value {
+    let dir = support::broker::short_tempdir();
+    let out = dir.path().join("load.json");
+    Command::new(exe())
+        .arg("load")
+        .args(args)
+        .arg("--json")
+        .arg(&out)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&out).expect("load wrote its JSON");
+    serde_json::from_str(&text).expect("valid JSON")
+}
+
+fn rows(report: &Value) -> Vec<&Value> {
+    report["rows"].as_array().expect("rows").iter().collect()
+}
+
+#[test]
+fn load_measures_the_reference_beside_the_raw_baseline_and_prices_idle_connections() {
+    let report = load_json(&["--clients", "1,3", "--duration", "0.3", "--idle", "200"]);
+    assert_eq!(report["scenario"], "nobody-load 1.0.0");
+    let rows = rows(&report);
+    let servers: Vec<(&str, u64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["server"].as_str().expect("server"),
+                r["clients"].as_u64().expect("clients"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        servers,
+        [
+            ("baseline/raw", 1),
+            ("reference", 1),
+            ("baseline/raw", 3),
+            ("reference", 3)
+        ]
+    );
+    for row in &rows {
+        assert_eq!(row["failed"], 0, "{row}");
+        assert!(row["completed"].as_u64().expect("completed") > 0, "{row}");
+        assert!(row["per_second"].as_f64().expect("rate") > 0.0, "{row}");
+        assert!(row["throughput_vs_baseline"].as_f64().expect("ratio") > 0.0);
+        assert!(row["rss_after"].as_u64().expect("rss") > 1 << 20, "{row}");
+        let latency = &row["latency"];
+        let p50 = latency["p50"].as_f64().expect("p50");
+        let p99 = latency["p99"].as_f64().expect("p99");
+        assert!(0.0 < p50 && p50 <= p99, "{latency}");
+    }
+    let idle = &report["idle"];
+    assert_eq!(idle["held"], 200);
+    let (before, after) = (
+        idle["rss_before"].as_u64().expect("before"),
+        idle["rss_after"].as_u64().expect("after"),
+    );
+    assert!(after >= before, "{idle}");
+}
+
+#[test]
+fn load_can_time_the_negotiated_path_without_a_baseline() {
+    let report = load_json(&[
+        "--scenario",
+        "negotiated",
+        "--clients",
+        "2",
+        "--duration",
+        "0.3",
+        "--idle",
+        "0",
+        "--no-baseline",
+    ]);
+    let rows = rows(&report);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["server"], "reference");
+    assert_eq!(rows[0]["failed"], 0, "{}", rows[0]);
+    assert!(report["idle"].is_null());
+}
+
+#[test]
+fn load_against_a_missing_socket_names_it_and_exits_2() {
+    let dir = support::broker::short_tempdir();
+    let socket = dir.path().join("none.sock");
+    let out = Command::new(exe())
+        .arg("load")
+        .arg("--socket")
+        .arg(&socket)
+        .args(["--duration", "0.1", "--idle", "0"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8_lossy(&out);
+    assert!(
+        stderr.contains(&*socket.to_string_lossy()) && stderr.contains("No such file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn raw_server_refuses_a_reply_that_is_not_hex() {
+    let dir = support::broker::short_tempdir();
+    let out = Command::new(exe())
+        .arg("raw-server")
+        .arg("--socket")
+        .arg(dir.path().join("r.sock"))
+        .args(["--reply-hex", "01zz"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8_lossy(&out);
+    assert!(
+        stderr.contains("--reply-hex") && stderr.contains("not a hex digit"),
+        "{stderr}"
+    );
+}
