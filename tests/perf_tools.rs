@@ -124,21 +124,25 @@ fn load_can_time_the_negotiated_path_without_a_baseline() {
     assert!(report["idle"].is_null());
 }
 
+/// Runs `broker-conformance` with `args`, expects exit 2, returns its stderr.
+fn harness_error(args: &[&std::ffi::OsStr]) -> String {
+    let out = Command::new(exe()).args(args).assert().code(2);
+    String::from_utf8_lossy(&out.get_output().stderr).into_owned()
+}
+
 #[test]
 fn load_against_a_missing_socket_names_it_and_exits_2() {
     let dir = support::broker::short_tempdir();
     let socket = dir.path().join("none.sock");
-    let out = Command::new(exe())
-        .arg("load")
-        .arg("--socket")
-        .arg(&socket)
-        .args(["--duration", "0.1", "--idle", "0"])
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    let stderr = String::from_utf8_lossy(&out);
+    let stderr = harness_error(&[
+        "load".as_ref(),
+        "--socket".as_ref(),
+        socket.as_os_str(),
+        "--duration".as_ref(),
+        "0.1".as_ref(),
+        "--idle".as_ref(),
+        "0".as_ref(),
+    ]);
     assert!(
         stderr.contains(&*socket.to_string_lossy()) && stderr.contains("No such file"),
         "{stderr}"
@@ -148,19 +152,17 @@ fn load_against_a_missing_socket_names_it_and_exits_2() {
 #[test]
 fn raw_server_refuses_a_reply_that_is_not_hex() {
     let dir = support::broker::short_tempdir();
-    let out = Command::new(exe())
-        .arg("raw-server")
-        .arg("--socket")
-        .arg(dir.path().join("r.sock"))
-        .args(["--reply-hex", "01zz"])
-        .assert()
-        .code(2)
-        .get_output()
-        .stderr
-        .clone();
-    let stderr = String::from_utf8_lossy(&out);
+    let socket = dir.path().join("r.sock");
+    let stderr = harness_error(&[
+        "raw-server".as_ref(),
+        "--socket".as_ref(),
+        socket.as_os_str(),
+        "--reply-hex".as_ref(),
+        "01zz".as_ref(),
+    ]);
     assert!(
         stderr.contains("--reply-hex") && stderr.contains("not a hex digit"),
         "{stderr}"
     );
+    assert!(!socket.exists(), "nothing was bound");
 }
