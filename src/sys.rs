@@ -368,6 +368,46 @@ pub fn recv_with_fd(socket: impl AsFd, buf: &mut [u8]) -> io::Result<(usize, Opt
     Ok((received.bytes, fd))
 }
 
+/// What identifies a file's content without reading it: its identity
+/// (device, inode) and change stamp (size, mtime, ctime). Any rewrite — a
+/// rename over, or an in-place write that keeps the size and restores the
+/// mtime — moves at least the ctime or the inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileStamp {
+    /// The stamp of metadata already in hand.
+    pub fn of(meta: &fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// The stamp of the file `path` names (following symlinks).
+    pub fn at(path: &Path) -> io::Result<Self> {
+        fs::metadata(path).map(|meta| Self::of(&meta))
+    }
+
+    /// When the file last changed (its ctime); `None` before the epoch.
+    pub fn changed_at(&self) -> Option<std::time::SystemTime> {
+        let (secs, nanos) = self.ctime;
+        let secs = u64::try_from(secs).ok()?;
+        let nanos = u32::try_from(nanos).unwrap_or(0);
+        Some(std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos))
+    }
+}
+
 /// BLAKE3 of a file's contents, read in a streaming fashion (PRB-3, REG-1).
 pub fn blake3_file(path: &Path) -> io::Result<[u8; 32]> {
     let mut hasher = blake3::Hasher::new();

@@ -3,8 +3,6 @@
 //! and reaps.
 
 use std::collections::HashMap;
-use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -20,33 +18,8 @@ use super::state::{BrokerState, unix_now_ms};
 use crate::definitions::instance_id;
 use crate::paths::backend_socket_name;
 use crate::proto::v1::{EventKind, Frame, Hello, ServiceDefinition};
-use crate::sys::{ProcessHandle, blake3_file, kill, process_start_time, random_bytes};
+use crate::sys::{FileStamp, ProcessHandle, blake3_file, kill, process_start_time, random_bytes};
 use crate::wire::{HANDOFF_LABEL, IDENTITY_PROBE_TIMEOUT, Refusal};
-
-/// What identifies a file's content without reading it: if none of these
-/// changed, neither did the bytes (REG-1 REF: a rebuild that keeps the size
-/// and restores the mtime still changes the ctime, and usually the inode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl FileStamp {
-    fn of(path: &Path) -> io::Result<Self> {
-        let m = std::fs::metadata(path)?;
-        Ok(Self {
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
-        })
-    }
-}
 
 /// A service's binary as a launch needs it: its canonical path (LCH-1)
 /// and the BLAKE3 of its bytes (REG-1).
@@ -60,8 +33,8 @@ pub struct ResolvedBinary {
 
 #[derive(Debug, Clone)]
 struct CachedBinary {
-    binary: FileStamp,
-    dir: FileStamp,
+    /// The binary's and the per-version directory's, from [`stamps_of`].
+    stamps: (FileStamp, FileStamp),
     resolved: ResolvedBinary,
 }
 
@@ -82,11 +55,10 @@ impl BinaryCache {
     /// The resolution remembered for `definition`'s binary, when both
     /// stamps still match; `None` when it must be resolved again.
     pub fn lookup(&self, definition: &ServiceDefinition) -> Option<ResolvedBinary> {
-        let binary = FileStamp::of(Path::new(&definition.binary_path)).ok()?;
-        let dir = FileStamp::of(Path::new(&definition.per_version_binary_dir)).ok()?;
+        let stamps = stamps_of(definition)?;
         self.lock()
             .get(&key_of(definition))
-            .filter(|c| c.binary == binary && c.dir == dir)
+            .filter(|c| c.stamps == stamps)
             .map(|c| c.resolved.clone())
     }
 
@@ -94,24 +66,17 @@ impl BinaryCache {
     /// it off the event loop. The result is remembered only if neither
     /// stamp moved while it was computed.
     pub fn resolve(&self, definition: &ServiceDefinition) -> Result<ResolvedBinary, String> {
-        let stamps = || {
-            Some((
-                FileStamp::of(Path::new(&definition.binary_path)).ok()?,
-                FileStamp::of(Path::new(&definition.per_version_binary_dir)).ok()?,
-            ))
-        };
-        let before = stamps();
+        let before = stamps_of(definition);
         let path = resolve_binary(definition)?;
         let hash = blake3_file(&path).map_err(|e| format!("hashing {}: {e}", path.display()))?;
         let resolved = ResolvedBinary { path, hash };
-        if let Some((binary, dir)) = before
-            && stamps() == Some((binary, dir))
+        if let Some(stamps) = before
+            && stamps_of(definition) == Some(stamps)
         {
             self.lock().insert(
                 key_of(definition),
                 CachedBinary {
-                    binary,
-                    dir,
+                    stamps,
                     resolved: resolved.clone(),
                 },
             );
@@ -122,6 +87,15 @@ impl BinaryCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), CachedBinary>> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// The stamps of the file `binary_path` names and of the per-version
+/// directory: what must not move for a remembered resolution to stand.
+fn stamps_of(definition: &ServiceDefinition) -> Option<(FileStamp, FileStamp)> {
+    Some((
+        FileStamp::at(Path::new(&definition.binary_path)).ok()?,
+        FileStamp::at(Path::new(&definition.per_version_binary_dir)).ok()?,
+    ))
 }
 
 fn key_of(definition: &ServiceDefinition) -> (String, String) {

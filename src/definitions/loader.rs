@@ -8,13 +8,14 @@ use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use prost::Message;
 
 use super::files::{DirProblem, Generation, check_definition_dir, service_def_file_name};
 use super::service_def::{definition_problems, v2_to_v1};
 use crate::proto::{v1, v2};
+use crate::sys::FileStamp;
 use crate::wire::grammar::validate_service_name;
 
 /// Largest definition file the loader reads (reference limit; a real
@@ -91,29 +92,6 @@ impl LoadError {
     }
 }
 
-/// File identity and change stamp: any rewrite (a rename over, or an
-/// in-place write keeping size and mtime) changes at least one field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
-}
-
-impl FileStamp {
-    fn of(meta: &Metadata) -> Self {
-        Self {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime: (meta.mtime(), meta.mtime_nsec()),
-            ctime: (meta.ctime(), meta.ctime_nsec()),
-        }
-    }
-}
-
 /// A decoded file: the v1 view plus the v2 extras.
 #[derive(Debug, Clone, PartialEq)]
 struct Decoded {
@@ -138,13 +116,9 @@ impl CachedFile {
     /// show: time stamps are coarse, so a rewrite in the same tick may keep
     /// ctime (the "racy git" problem).
     fn is_racy(&self) -> bool {
-        let (secs, nanos) = self.stamp.ctime;
-        let Ok(secs) = u64::try_from(secs) else {
-            return false;
-        };
-        let nanos = u32::try_from(nanos).unwrap_or(0);
-        let changed = UNIX_EPOCH + Duration::new(secs, nanos);
-        changed + RACY_WINDOW > self.verified_at
+        self.stamp
+            .changed_at()
+            .is_some_and(|changed| changed + RACY_WINDOW > self.verified_at)
     }
 }
 
