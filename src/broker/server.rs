@@ -181,15 +181,24 @@ pub(super) async fn handle_connection(
         );
         return;
     }
-    let body = match timeout(
+    let Ok(read) = timeout(
         state.config.hello_timeout,
         stream.read_frame_body(MAX_FRAME_BYTES),
     )
     .await
-    {
+    else {
         // FRM-9: silent clients are closed without a reply.
-        Err(_) => return,
-        Ok(Err(error)) => {
+        return;
+    };
+    // A frame that cannot be read or decoded is refused the same way
+    // (FRM-3…FRM-8), unless the stream itself failed.
+    let first = read.and_then(|body| {
+        let body_len = body.len();
+        decode_frame_body(body).map(|frame| (frame, body_len))
+    });
+    let (frame, body_len) = match first {
+        Ok(first) => first,
+        Err(error) => {
             if let Some(refusal) = framing_refusal(&error) {
                 finish_refused(
                     &state,
@@ -201,24 +210,6 @@ pub(super) async fn handle_connection(
                 )
                 .await;
             }
-            return;
-        }
-        Ok(Ok(body)) => body,
-    };
-    let body_len = body.len();
-    let frame = match decode_frame_body(body) {
-        Ok(frame) => frame,
-        Err(_) => {
-            let refusal = Refusal::MalformedFrame;
-            finish_refused(
-                &state,
-                &mut stream,
-                &ReplyContext::undecoded(),
-                &refusal,
-                None,
-                started,
-            )
-            .await;
             return;
         }
     };
