@@ -17,9 +17,9 @@ use prost_reflect::DynamicMessage;
 use super::conn::{Conn, ReadFailure, Trace};
 use super::matching::{Actual, Captures, Outcome, check, resolve, resolve_json};
 use super::model::{
-    Case, CaseResult, CloseSpec, EventLogSpec, HandoffEventSpec, KillSpec, Level, ParallelSpec,
-    RecordsSpec, ReplySpec, SendSpec, ServesSpec, SocketModesSpec, Step, StoppedSpec, UidSpec,
-    Verdict,
+    Case, CaseResult, CloseSpec, EventLogSpec, Expected, HandoffEventSpec, KillSpec, Level,
+    ParallelSpec, RecordsSpec, ReplySpec, SendSpec, ServesSpec, SocketModesSpec, Step, StoppedSpec,
+    UidSpec, Verdict,
 };
 use super::provision::Provisioner;
 use super::requests::{hello_frame, send_bytes};
@@ -149,15 +149,10 @@ pub fn run_case(case: &Case, env: &CaseEnv<'_>, keep_trace: bool) -> CaseResult 
     };
     let keep = keep_trace || !matches!(verdict, Verdict::Pass | Verdict::Skip);
     CaseResult {
-        id: case.id.clone(),
-        clauses: case.clauses.clone(),
-        level: case.level,
-        summary: case.summary.clone(),
-        verdict,
-        message,
         detail,
         duration_ms: started.elapsed().as_millis() as u64,
         trace: if keep { trace.events } else { Vec::new() },
+        ..CaseResult::of(case, verdict, message)
     }
 }
 
@@ -344,6 +339,25 @@ impl CaseRun<'_> {
             Outcome::Met => {}
             Outcome::Failed(why) => problems.push(format!("{what}: {why}")),
             Outcome::RefOnly(why) => self.ref_notes.push(format!("{what} (REF): {why}")),
+        }
+    }
+
+    /// Checks each `expected` field against a recorded one (absent when
+    /// the record has no such field), noting outcomes as `what.field`.
+    fn check_fields(
+        &mut self,
+        what: &str,
+        fields: &BTreeMap<&str, Actual>,
+        expected: &BTreeMap<String, Expected>,
+        problems: &mut Vec<String>,
+    ) {
+        for (field, expected) in expected {
+            let actual = fields
+                .get(field.as_str())
+                .cloned()
+                .unwrap_or(Actual::Absent);
+            let outcome = check(&actual, expected, &self.captures);
+            self.note_outcome(&format!("{what}.{field}"), outcome, problems);
         }
     }
 
@@ -706,14 +720,7 @@ impl CaseRun<'_> {
                     Actual::Bool(*request_id_from_nonce),
                 ),
             ]);
-            for (field, expected) in &spec.probe {
-                let actual = fields
-                    .get(field.as_str())
-                    .cloned()
-                    .unwrap_or(Actual::Absent);
-                let outcome = check(&actual, expected, &self.captures);
-                self.note_outcome(&format!("probe.{field}"), outcome, &mut problems);
-            }
+            self.check_fields("probe", &fields, &spec.probe, &mut problems);
         }
         let first = started.first();
         if spec.listener.is_some() || !spec.env.is_empty() || spec.env_only.is_some() {
@@ -781,14 +788,7 @@ impl CaseRun<'_> {
                     Actual::Bool(request_id == correlation_id),
                 ),
             ]);
-            for (field, expected) in &spec.offer {
-                let actual = fields
-                    .get(field.as_str())
-                    .cloned()
-                    .unwrap_or(Actual::Absent);
-                let outcome = check(&actual, expected, &self.captures);
-                self.note_outcome(&format!("offer.{field}"), outcome, &mut problems);
-            }
+            self.check_fields("offer", &fields, &spec.offer, &mut problems);
         }
         if problems.is_empty() {
             Ok(())

@@ -640,6 +640,23 @@ pub struct CaseResult {
     pub trace: Vec<TraceEvent>,
 }
 
+impl CaseResult {
+    /// `case`'s result with this verdict and message, nothing else yet.
+    pub fn of(case: &Case, verdict: Verdict, message: String) -> Self {
+        Self {
+            id: case.id.clone(),
+            clauses: case.clauses.clone(),
+            level: case.level,
+            summary: case.summary.clone(),
+            verdict,
+            message,
+            detail: String::new(),
+            duration_ms: 0,
+            trace: Vec::new(),
+        }
+    }
+}
+
 /// What was tested.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetInfo {

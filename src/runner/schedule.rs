@@ -25,20 +25,6 @@ pub struct RunSettings {
     pub helper_exe: PathBuf,
 }
 
-fn result_without_run(case: &Case, verdict: Verdict, message: String) -> CaseResult {
-    CaseResult {
-        id: case.id.clone(),
-        clauses: case.clauses.clone(),
-        level: case.level,
-        summary: case.summary.clone(),
-        verdict,
-        message,
-        detail: String::new(),
-        duration_ms: 0,
-        trace: Vec::new(),
-    }
-}
-
 /// Runs single cases against one target, sharing a broker between them.
 pub struct CaseRunner {
     target: Arc<dyn Target>,
@@ -112,7 +98,7 @@ impl CaseRunner {
     /// Runs one case; never panics.
     pub fn run(&self, case: &Case) -> CaseResult {
         if let Some(why) = self.skip_reason(case) {
-            return result_without_run(case, Verdict::Skip, why);
+            return CaseResult::of(case, Verdict::Skip, why);
         }
         let alone = case.needs.contains(&Need::Alone);
         let _read;
@@ -147,7 +133,7 @@ impl CaseRunner {
                 }
                 Err(e) => CaseResult {
                     duration_ms: started.elapsed().as_millis() as u64,
-                    ..result_without_run(
+                    ..CaseResult::of(
                         case,
                         Verdict::Error,
                         format!("a fresh broker did not start: {e}"),
@@ -156,7 +142,7 @@ impl CaseRunner {
             }
         }));
         outcome.unwrap_or_else(|_| {
-            result_without_run(
+            CaseResult::of(
                 case,
                 Verdict::Error,
                 "the harness panicked running this case".into(),
@@ -218,6 +204,6 @@ pub fn run_cases(
     slots
         .into_iter()
         .zip(cases)
-        .map(|(r, c)| r.unwrap_or_else(|| result_without_run(c, Verdict::Error, "not run".into())))
+        .map(|(r, c)| r.unwrap_or_else(|| CaseResult::of(c, Verdict::Error, "not run".into())))
         .collect()
 }
