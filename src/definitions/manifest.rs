@@ -397,17 +397,8 @@ impl CacheManifestBuilder {
     /// The checked, sealed manifest.
     pub fn build(self) -> Result<v1::CacheManifest, ManifestError> {
         let mut m = self.m;
-        if m.created_at_unix_ms == 0 {
-            m.created_at_unix_ms = now_unix_ms();
-        }
-        if m.last_active_unix_ms == 0 {
-            m.last_active_unix_ms = m.created_at_unix_ms;
-        }
-        let mut problems = self.encoding_problems;
-        if let Err(ManifestError::Invalid { problems: more }) = validate_manifest(&m) {
-            problems.extend(more);
-        }
-        verdict(problems)?;
+        default_times(&mut m.created_at_unix_ms, &mut m.last_active_unix_ms);
+        all_problems(self.encoding_problems, validate_manifest(&m))?;
         seal_manifest(&mut m);
         Ok(m)
     }
@@ -474,19 +465,32 @@ impl CacheManifestV2Builder {
     /// The checked manifest.
     pub fn build(self) -> Result<v2::CacheManifest, ManifestError> {
         let mut m = self.m;
-        if m.created_at_unix_ms == 0 {
-            m.created_at_unix_ms = now_unix_ms();
-        }
-        if m.last_active_unix_ms == 0 {
-            m.last_active_unix_ms = m.created_at_unix_ms;
-        }
-        let mut problems = self.encoding_problems;
-        if let Err(ManifestError::Invalid { problems: more }) = validate_manifest_v2(&m) {
-            problems.extend(more);
-        }
-        verdict(problems)?;
+        default_times(&mut m.created_at_unix_ms, &mut m.last_active_unix_ms);
+        all_problems(self.encoding_problems, validate_manifest_v2(&m))?;
         Ok(m)
     }
+}
+
+/// A builder's time defaults: created now, last active when created.
+fn default_times(created_at_unix_ms: &mut u64, last_active_unix_ms: &mut u64) {
+    if *created_at_unix_ms == 0 {
+        *created_at_unix_ms = now_unix_ms();
+    }
+    if *last_active_unix_ms == 0 {
+        *last_active_unix_ms = *created_at_unix_ms;
+    }
+}
+
+/// Every problem a builder found: those met while encoding its inputs,
+/// then the validator's.
+fn all_problems(
+    mut problems: Vec<ManifestProblem>,
+    validated: Result<(), ManifestError>,
+) -> Result<(), ManifestError> {
+    if let Err(ManifestError::Invalid { problems: more }) = validated {
+        problems.extend(more);
+    }
+    verdict(problems)
 }
 
 // ------------------------------------------------------------------ paths
