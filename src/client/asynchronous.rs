@@ -8,29 +8,18 @@
 //! blocking work, which still ends within its own bounds.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use tokio::net::UnixStream;
 
 use super::error::ClientError;
-use super::request::{ConnectRequest, Route};
+use super::request::ConnectRequest;
 use super::settings::ClientSettings;
-use crate::proto::v1::{AdminReply, AdminRequest, Negotiated};
+use crate::proto::v1::{AdminReply, AdminRequest};
 
-/// A tokio connection to a backend and how it got there; see
-/// [`super::BackendConnection`].
-#[derive(Debug)]
-pub struct BackendConnection {
-    /// The connected stream.
-    pub stream: UnixStream,
-    /// The route taken.
-    pub route: Route,
-    /// The broker's answer, when a Hello was made.
-    pub negotiated: Option<Negotiated>,
-    /// The backend endpoint this connection reaches.
-    pub endpoint: PathBuf,
-}
+/// A tokio connection to a backend and how it got there.
+pub type BackendConnection = super::BackendConnection<UnixStream>;
 
 /// [`super::connect`] on tokio: disabled, seam, Hello-skip, Hello, handoff
 /// adoption or reconnect (CLI-1…CLI-5, HOF-8).
@@ -40,15 +29,11 @@ pub async fn connect(
 ) -> Result<BackendConnection, ClientError> {
     let (request, settings) = (request.clone(), settings.clone());
     let connection = on_blocking_pool(move || super::connect(&request, &settings)).await?;
-    let stream = into_tokio(connection.stream).map_err(|source| ClientError::Io {
-        during: "handing the backend connection to tokio",
-        source,
-    })?;
-    Ok(BackendConnection {
-        stream,
-        route: connection.route,
-        negotiated: connection.negotiated,
-        endpoint: connection.endpoint,
+    connection.try_map_stream(|stream| {
+        into_tokio(stream).map_err(|source| ClientError::Io {
+            during: "handing the backend connection to tokio",
+            source,
+        })
     })
 }
 

@@ -15,11 +15,12 @@ use super::settings::ClientSettings;
 use crate::proto::v1::{Frame, Hello, HelloReply, Negotiated};
 use crate::wire::frames::hello_request;
 
-/// A connection to a backend and how it got there.
+/// A connection to a backend and how it got there; `S` is the stream
+/// (std's here, tokio's in [`asynchronous`](super::asynchronous)).
 #[derive(Debug)]
-pub struct BackendConnection {
+pub struct BackendConnection<S = UnixStream> {
     /// The connected stream, without timeouts.
-    pub stream: UnixStream,
+    pub stream: S,
     /// The route taken.
     pub route: Route,
     /// The broker's answer, when a Hello was made.
@@ -28,6 +29,21 @@ pub struct BackendConnection {
     /// endpoint or `backend_pipe` (for [`Route::HandlePassed`] too, although
     /// the stream itself is the former broker connection).
     pub endpoint: PathBuf,
+}
+
+impl<S> BackendConnection<S> {
+    /// The same connection over the stream `convert` makes of this one.
+    pub fn try_map_stream<T, E>(
+        self,
+        convert: impl FnOnce(S) -> Result<T, E>,
+    ) -> Result<BackendConnection<T>, E> {
+        Ok(BackendConnection {
+            stream: convert(self.stream)?,
+            route: self.route,
+            negotiated: self.negotiated,
+            endpoint: self.endpoint,
+        })
+    }
 }
 
 /// One Hello exchange, everything kept for inspection.
