@@ -2,6 +2,8 @@
 //! scripted brokers and backends on real Unix sockets: CLI-1…CLI-6, CAP-1,
 //! ENV-1, NEG-7, HOF-8 and ADM-1.
 
+mod support;
+
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
@@ -9,7 +11,6 @@ use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use assert_cmd::Command;
 use broker_conformance::client::{
     self, ClientError, ClientSettings, ConnectRequest, Route, asynchronous,
 };
@@ -1122,19 +1123,12 @@ async fn the_tokio_client_reports_refusals_and_admin_replies() {
 
 /// Runs the binary with a clean client environment.
 fn cli(args: &[&str]) -> (Option<i32>, String, String) {
-    let output = Command::cargo_bin("broker-conformance")
-        .expect("binary")
-        .env_remove(DISABLE)
-        .env_remove(FAKE_BACKEND)
-        .env_remove(CLIENT_TIMEOUT_MS)
-        .args(args)
-        .output()
-        .expect("runs");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr),
+    support::cli_output(
+        support::cli_command()
+            .env_remove(DISABLE)
+            .env_remove(FAKE_BACKEND)
+            .env_remove(CLIENT_TIMEOUT_MS)
+            .args(args),
     )
 }
 

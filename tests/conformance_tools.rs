@@ -2,10 +2,11 @@
 //! their output and exit codes (0 ok, 1 problems or gaps, 2 unreadable).
 #![cfg(unix)]
 
+mod support;
+
 use std::fs;
 use std::path::Path;
 
-use assert_cmd::Command;
 use broker_conformance::runner::model::{CaseResult, Level, RunReport, TargetInfo, Verdict};
 use broker_conformance::runner::report::write_json_file;
 
@@ -17,18 +18,7 @@ fn cli(args: &[&str]) -> (Option<i32>, String, String) {
 /// Runs the CLI with `cwd` as its working directory (the default suite
 /// is ./conformance when there is one, else the embedded copy).
 fn cli_in(cwd: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let output = Command::cargo_bin("broker-conformance")
-        .expect("binary")
-        .current_dir(cwd)
-        .args(args)
-        .output()
-        .expect("runs");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr),
-    )
+    support::cli_output(support::cli_command().current_dir(cwd).args(args))
 }
 
 const CLAUSES: &str = r#"

@@ -10,7 +10,6 @@ use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use assert_cmd::Command;
 use broker_conformance::events::{
     AppendedRecord, CHAIN_KEY, EventKind, EventLog, EventLogError, GENESIS_PREV, LifecycleEvent,
     LogVerdict, fit_to_floor, read_log, record_len, verify_log,
@@ -83,18 +82,7 @@ fn broken(verdict: LogVerdict) -> (u64, u64, String) {
 
 /// Runs the binary; returns its exit code, stdout and stderr.
 fn cli(args: &[&str], path: &Path) -> (Option<i32>, String, String) {
-    let output = Command::cargo_bin("broker-conformance")
-        .expect("binary")
-        .args(args)
-        .arg(path)
-        .output()
-        .expect("runs");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr),
-    )
+    support::cli_output(support::cli_command().args(args).arg(path))
 }
 
 // ---------------------------------------------------------------- EVT-1

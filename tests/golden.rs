@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use assert_cmd::Command;
 use broker_conformance::golden::codec::typed_message_names;
 use broker_conformance::golden::history::{HistoryOutcome, check_history};
 use broker_conformance::golden::{Corpus, GoldenError, add_golden, verify};
@@ -17,17 +16,7 @@ use prost_reflect::{DynamicMessage, ReflectMessage, Value};
 
 /// Runs the `broker-conformance` binary; returns its exit code, stdout and stderr.
 fn cli(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
-    let output = Command::cargo_bin("broker-conformance")
-        .expect("binary")
-        .args(args)
-        .output()
-        .expect("runs");
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (
-        output.status.code(),
-        text(&output.stdout),
-        text(&output.stderr),
-    )
+    support::cli_output(support::cli_command().args(args))
 }
 
 fn corpus() -> Corpus {

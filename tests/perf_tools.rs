@@ -10,7 +10,6 @@ mod support;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use assert_cmd::Command;
 use broker_conformance::perf::exchange::{Exchange, hello_request_bytes};
 use broker_conformance::perf::lab::Lab;
 use broker_conformance::perf::raw::pass_fd;
@@ -46,13 +45,14 @@ fn raw_server_answers_every_request_with_its_reply_and_takes_descriptor_passes()
 fn load_json(args: &[&str]) -> Value {
     let dir = support::broker::short_tempdir();
     let out = dir.path().join("load.json");
-    Command::new(exe())
-        .arg("load")
-        .args(args)
-        .arg("--json")
-        .arg(&out)
-        .assert()
-        .success();
+    let (code, _, stderr) = support::cli_output(
+        support::cli_command()
+            .arg("load")
+            .args(args)
+            .arg("--json")
+            .arg(&out),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
     let text = std::fs::read_to_string(&out).expect("load wrote its JSON");
     serde_json::from_str(&text).expect("valid JSON")
 }
@@ -126,8 +126,9 @@ fn load_can_time_the_negotiated_path_without_a_baseline() {
 
 /// Runs `broker-conformance` with `args`, expects exit 2, returns its stderr.
 fn harness_error(args: &[&std::ffi::OsStr]) -> String {
-    let out = Command::new(exe()).args(args).assert().code(2);
-    String::from_utf8_lossy(&out.get_output().stderr).into_owned()
+    let (code, _, stderr) = support::cli_output(support::cli_command().args(args));
+    assert_eq!(code, Some(2), "{stderr}");
+    stderr
 }
 
 #[test]

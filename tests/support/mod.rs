@@ -36,6 +36,22 @@ impl Rng {
     }
 }
 
+/// The `broker-conformance` binary, ready for arguments.
+pub fn cli_command() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("broker-conformance").expect("binary")
+}
+
+/// Runs `command`; returns its exit code, stdout and stderr.
+pub fn cli_output(command: &mut assert_cmd::Command) -> (Option<i32>, String, String) {
+    let output = command.output().expect("runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr),
+    )
+}
+
 /// This crate's `golden/` directory.
 pub fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden")
