@@ -7,7 +7,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use broker_conformance::broker::EmbeddedBroker;
 use broker_conformance::proto::v1::{
@@ -177,14 +177,16 @@ fn a_silent_client_is_closed_after_the_hello_deadline_without_a_reply() {
         .start()
         .expect("broker");
     let mut stream = connect(broker.endpoint());
-    let started = Instant::now();
+    // Fifty times the deadline: a broker that ignored it fails the read
+    // (WouldBlock) instead of closing.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let mut buf = Vec::new();
-    let n = stream.read_to_end(&mut buf).expect("closed cleanly");
+    let n = stream
+        .read_to_end(&mut buf)
+        .expect("closed by the Hello deadline, before the 10 s read timeout");
     assert_eq!(n, 0, "FRM-9: no reply");
-    assert!(
-        started.elapsed() < Duration::from_secs(10),
-        "closed by the deadline, not the test timeout"
-    );
     still_serving(&broker);
 }
 

@@ -194,7 +194,6 @@ mod tests {
             }),
             Scenario::new("slow", || {
                 log.borrow_mut().push('s');
-                std::thread::sleep(Duration::from_micros(200));
                 Ok(())
             }),
         ];
@@ -209,8 +208,28 @@ mod tests {
         assert_eq!(c.rows.len(), 2);
         assert_eq!(c.rows[0].1.count, 6);
         assert_eq!(Sampling::blocks(5000, 50).rounds, 100);
-        assert!(c.ratios("slow").is_some_and(|r| r.p50 > 1.0));
         assert!(c.table().contains("slow"));
+    }
+
+    #[test]
+    fn ratios_divide_by_the_first_row() {
+        let summary = |micros: u64| {
+            let mut samples = Samples::with_capacity(3);
+            for _ in 0..3 {
+                samples.push(Duration::from_micros(micros));
+            }
+            samples.summary()
+        };
+        let c = Comparison {
+            title: "t".into(),
+            rows: vec![("base".into(), summary(10)), ("slow".into(), summary(30))],
+        };
+        let r = c.ratios("slow").unwrap_or_else(|| panic!("no ratio"));
+        assert!(
+            (r.p50 - 3.0).abs() < 1e-9 && (r.p99 - 3.0).abs() < 1e-9,
+            "{r:?}"
+        );
+        assert!(c.ratios("absent").is_none());
     }
 
     #[test]
