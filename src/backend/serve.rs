@@ -90,7 +90,7 @@ struct Pool {
 /// that arrives with its connection is answered without a hand-over; the
 /// pool keeps one thread waiting in `accept` at all times (a new one is
 /// started as the last waiting one takes a connection) and lets threads
-/// beyond [`MAX_IDLE_ACCEPTORS`] waiting ones end.
+/// beyond `MAX_IDLE_ACCEPTORS` waiting ones end.
 pub fn serve_until(
     listener: UnixListener,
     identity: Arc<BackendIdentity>,

@@ -83,7 +83,7 @@ impl Connection {
     }
 
     /// Reads one frame body through a decoder. The first read takes up to
-    /// [`FIRST_READ`] bytes at once: a Hello (header and body, usually one
+    /// `FIRST_READ` bytes at once: a Hello (header and body, usually one
     /// segment from the client) then costs one syscall. Anything read past
     /// the frame is dropped and remembered ([`read_past_frame`]): a client
     /// that wrote more before seeing a reply broke ENV-5 (and HOF-8), and

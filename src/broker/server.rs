@@ -41,7 +41,7 @@ const FD_HEADROOM: usize = 16;
 /// Serves `listener` until SHUTDOWN, then drains (ADM-7): stops accepting,
 /// removes the socket, lets open connections and launches finish within
 /// the drain deadline, and stops backends unless they outlive the broker.
-/// Connections are accepted on a thread of their own ([`Acceptor`]).
+/// Connections are accepted on a thread of their own (`Acceptor`).
 pub async fn serve(state: Arc<BrokerState>, listener: UnixListener) -> io::Result<()> {
     let acceptor = Acceptor::start(Arc::clone(&state), listener, Handle::current())?;
     let mut shutdown = state.shutdown_requested();

@@ -242,7 +242,7 @@ impl Provisioner {
     }
 
     /// Kills every fake backend still running from these installations
-    /// (checked against /proc/<pid>/exe, so a reused pid is never hit).
+    /// (checked against `/proc/<pid>/exe`, so a reused pid is never hit).
     pub fn kill_all_backends(&self) -> usize {
         let root =
             fs::canonicalize(self.root.join("bin")).unwrap_or_else(|_| self.root.join("bin"));
