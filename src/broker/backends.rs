@@ -33,22 +33,25 @@ pub struct ResolvedBinary {
 
 #[derive(Debug, Clone)]
 struct CachedBinary {
+    /// The definition's `per_version_binary_dir` (the map's key is its
+    /// `binary_path`).
+    dir: String,
     /// The binary's and the per-version directory's, from [`stamps_of`].
     stamps: (FileStamp, FileStamp),
     resolved: ResolvedBinary,
 }
 
-/// Resolved binaries, by `(binary_path, per_version_binary_dir)`.
+/// Resolved binaries, by `binary_path` (and `per_version_binary_dir`).
 ///
 /// Resolving canonicalizes two paths (a `readlink` per component) and
 /// hashing reads the whole file, so both are remembered and trusted while
 /// the file the binary path names and the directory are the same files,
-/// unchanged: two `stat`s per Hello. Any rebuild (a new inode, or a
-/// rewrite, which moves ctime) or a different file behind the path shows
+/// unchanged: two `stat`s per Hello, looked up by `&str` with no key to
+/// build. Any rebuild (a new inode, or a rewrite, which moves ctime) or a different file behind the path shows
 /// in a stamp and forces both again.
 #[derive(Debug, Default)]
 pub struct BinaryCache {
-    cache: Mutex<HashMap<(String, String), CachedBinary>>,
+    cache: Mutex<HashMap<String, CachedBinary>>,
 }
 
 impl BinaryCache {
@@ -57,8 +60,8 @@ impl BinaryCache {
     pub fn lookup(&self, definition: &ServiceDefinition) -> Option<ResolvedBinary> {
         let stamps = stamps_of(definition)?;
         self.lock()
-            .get(&key_of(definition))
-            .filter(|c| c.stamps == stamps)
+            .get(definition.binary_path.as_str())
+            .filter(|c| c.dir == definition.per_version_binary_dir && c.stamps == stamps)
             .map(|c| c.resolved.clone())
     }
 
@@ -74,8 +77,9 @@ impl BinaryCache {
             && stamps_of(definition) == Some(stamps)
         {
             self.lock().insert(
-                key_of(definition),
+                definition.binary_path.clone(),
                 CachedBinary {
+                    dir: definition.per_version_binary_dir.clone(),
                     stamps,
                     resolved: resolved.clone(),
                 },
@@ -84,7 +88,7 @@ impl BinaryCache {
         Ok(resolved)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), CachedBinary>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedBinary>> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -96,13 +100,6 @@ fn stamps_of(definition: &ServiceDefinition) -> Option<(FileStamp, FileStamp)> {
         FileStamp::at(Path::new(&definition.binary_path)).ok()?,
         FileStamp::at(Path::new(&definition.per_version_binary_dir)).ok()?,
     ))
-}
-
-fn key_of(definition: &ServiceDefinition) -> (String, String) {
-    (
-        definition.binary_path.clone(),
-        definition.per_version_binary_dir.clone(),
-    )
 }
 
 /// The backend serving `hello` under `definition`: reused, awaited, or
