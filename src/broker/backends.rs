@@ -47,8 +47,8 @@ struct CachedBinary {
 /// hashing reads the whole file, so both are remembered and trusted while
 /// the file the binary path names and the directory are the same files,
 /// unchanged: two `stat`s per Hello, looked up by `&str` with no key to
-/// build. Any rebuild (a new inode, or a rewrite, which moves ctime) or a different file behind the path shows
-/// in a stamp and forces both again.
+/// build. Any rebuild (a new inode, or a rewrite, which moves ctime) or
+/// a different file behind the path shows in a stamp and forces both again.
 #[derive(Debug, Default)]
 pub struct BinaryCache {
     cache: Mutex<HashMap<String, CachedBinary>>,
