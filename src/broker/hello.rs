@@ -618,3 +618,6 @@ fn outcome_label(code: ErrorCode) -> &'static str {
         ErrorCode::ErrorFdPressure => "fd_pressure",
     }
 }
+
+#[cfg(test)]
+mod tests;
