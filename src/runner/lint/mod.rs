@@ -9,6 +9,7 @@
 //! captured names, connections and the services a Hello asks for.
 
 mod case;
+pub mod layout;
 mod matcher;
 mod services;
 mod steps;
@@ -74,6 +75,7 @@ pub fn lint_suite(suite: &Suite, corpus: &Corpus) -> Vec<LintProblem> {
         services: suite.services.iter().map(|s| s.service.as_str()).collect(),
     };
     case_files(&ctx, &mut problems);
+    layout::suite_layout(suite, &mut problems);
     problems.0
 }
 
