@@ -43,6 +43,8 @@ pub mod env;
 pub mod events;
 #[cfg(unix)]
 pub mod fake_backend;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod golden;
 pub mod inspect;
 pub mod paths;

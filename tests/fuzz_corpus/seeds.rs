@@ -1,0 +1,250 @@
+//! The seed corpus of each fuzz target, from `golden/` (frames, and
+//! payloads wrapped as the target expects) and from the crate's own
+//! builders and writers (definitions, event logs). Written to
+//! `fuzz/corpus/<target>/` by the ignored test `reseed`.
+
+use std::fs;
+use std::path::Path;
+
+use bytes::Bytes;
+use prost::Message;
+
+use broker_conformance::definitions::{Isolation, ServiceDefinitionBuilder};
+use broker_conformance::events::{EventKind, EventLog, LifecycleEvent, new_event};
+use broker_conformance::fuzzing::{HANDOFF_CORRELATION_ID, HANDOFF_TOKEN};
+use broker_conformance::proto::v1::{
+    AdminRequest, Frame, FrameKind, HandoffAck, Hello, PayloadEncoding,
+};
+use broker_conformance::proto::v2::HttpServerCapability;
+use broker_conformance::wire::frames::{self, handoff_ack, handoff_offer, hello_request};
+use broker_conformance::wire::framing::split_frame;
+use broker_conformance::wire::{MAX_FRAME_BYTES, PAYLOAD_PROTOCOL_HANDOFF};
+
+use crate::support::golden_dir;
+
+/// `(file name, bytes)` seeds of one target.
+pub type Seeds = Vec<(String, Vec<u8>)>;
+
+fn golden(name: &str) -> Vec<u8> {
+    let path = golden_dir().join(name);
+    fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The framed goldens (`wire_*`), v1 and v2.
+fn wire_goldens() -> Seeds {
+    let mut seeds = Seeds::new();
+    for generation in ["v1", "v2"] {
+        let dir = golden_dir().join(generation);
+        let mut names: Vec<String> = fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("wire_") && n.ends_with(".bin"))
+            .collect();
+        names.sort();
+        for name in names {
+            let bytes = golden(&format!("{generation}/{name}"));
+            seeds.push((format!("golden-{generation}-{name}"), bytes));
+        }
+    }
+    seeds
+}
+
+fn body_of(framed: &[u8]) -> Vec<u8> {
+    let (body, _) = split_frame(&Bytes::copy_from_slice(framed), MAX_FRAME_BYTES)
+        .unwrap_or_else(|e| panic!("a wire golden that does not frame: {e}"));
+    body.to_vec()
+}
+
+fn body(frame: &Frame) -> Vec<u8> {
+    frame.encode_to_vec()
+}
+
+fn wire_bodies(prefix: &str) -> Seeds {
+    wire_goldens()
+        .into_iter()
+        .filter(|(name, _)| name.contains(prefix))
+        .map(|(name, bytes)| (name, body_of(&bytes)))
+        .collect()
+}
+
+/// Streams: each framed golden, all of them back to back, a truncated one.
+pub fn frame_decoder() -> Seeds {
+    let mut seeds = wire_goldens();
+    let stream: Vec<u8> = seeds.iter().flat_map(|(_, b)| b.clone()).collect();
+    let first = seeds[0].1.clone();
+    seeds.push(("stream-all-wire-goldens".into(), stream));
+    seeds.push((
+        "truncated-wire-golden".into(),
+        first[..first.len() - 1].to_vec(),
+    ));
+    seeds.push(("empty-frame".into(), vec![0x01, 0, 0, 0, 0]));
+    seeds
+}
+
+/// Frame bodies: the spec §2 vectors, the all-fields frame, Hellos wrapped.
+pub fn hello_frame() -> Seeds {
+    let mut seeds = wire_bodies("wire_hello");
+    for name in ["frame_hello_minimal", "frame_all_fields"] {
+        seeds.push((
+            format!("golden-v1-{name}.bin"),
+            golden(&format!("v1/{name}.bin")),
+        ));
+    }
+    for name in ["hello_minimal", "hello_full"] {
+        let hello = Hello::decode(golden(&format!("v1/{name}.bin")).as_slice())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        seeds.push((format!("wrapped-{name}"), body(&hello_request(&hello, 7))));
+    }
+    seeds
+}
+
+/// Admin frame bodies: every golden AdminRequest wrapped (ADM-1).
+pub fn admin_request() -> Seeds {
+    let mut seeds = wire_bodies("wire_admin_request");
+    let dir = golden_dir().join("v1");
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("admin_request_") && n.ends_with(".bin"))
+        .collect();
+    names.sort();
+    for (i, name) in names.iter().enumerate() {
+        let request = AdminRequest::decode(golden(&format!("v1/{name}")).as_slice())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let id = i as u64 + 1;
+        seeds.push((
+            format!("wrapped-{name}"),
+            body(&frames::admin_request(&request, id)),
+        ));
+    }
+    seeds
+}
+
+/// Handoff frame bodies: the wire goldens, both offer payload forms and
+/// both acks wrapped (HOF-3, HOF-4).
+pub fn handoff_messages() -> Seeds {
+    let mut seeds = wire_bodies("wire_handoff");
+    for name in ["handoff_offer", "handoff_offer_explicit_handle"] {
+        let frame = Frame {
+            envelope_version: 1,
+            kind: FrameKind::Request as i32,
+            payload_protocol: PAYLOAD_PROTOCOL_HANDOFF,
+            payload: Bytes::from(golden(&format!("v1/{name}.bin"))),
+            request_id: HANDOFF_CORRELATION_ID,
+            payload_encoding: PayloadEncoding::None as i32,
+            ..Frame::default()
+        };
+        seeds.push((format!("wrapped-{name}"), body(&frame)));
+    }
+    for name in ["handoff_ack", "handoff_ack_rejected"] {
+        let ack = HandoffAck::decode(golden(&format!("v1/{name}.bin")).as_slice())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        seeds.push((format!("wrapped-{name}"), body(&handoff_ack(&ack))));
+    }
+    let own = handoff_offer(&HANDOFF_TOKEN, "zccache", HANDOFF_CORRELATION_ID);
+    seeds.push(("built-offer".into(), body(&own)));
+    seeds
+}
+
+/// Definition files: both golden definitions, and built ones for each
+/// isolation, v1 and v2.
+pub fn service_definition() -> Seeds {
+    let mut seeds: Seeds = ["v1", "v2"]
+        .iter()
+        .map(|g| {
+            (
+                format!("golden-{g}-service_definition.bin"),
+                golden(&format!("{g}/service_definition.bin")),
+            )
+        })
+        .collect();
+    for (name, isolation) in [
+        ("private", Isolation::Private),
+        ("shared", Isolation::Shared),
+        ("explicit", Isolation::Explicit("ci".into())),
+    ] {
+        let builder = ServiceDefinitionBuilder::new("zccache")
+            .binary_path("/opt/zccache/2.0.0/zccache-daemon")
+            .per_version_binary_dir("/opt/zccache")
+            .min_version("1.0.0")
+            .allow_version("2.0.0")
+            .label("handoff", "1")
+            .isolation(isolation);
+        let v1 = builder
+            .clone()
+            .build()
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        seeds.push((format!("built-v1-{name}"), v1.encode_to_vec()));
+        let http = HttpServerCapability {
+            bind_addr: "127.0.0.1".into(),
+            health_path: "/health".into(),
+            ..HttpServerCapability::default()
+        };
+        let v2 = builder
+            .build_v2(Some(http))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        seeds.push((format!("built-v2-{name}"), v2.encode_to_vec()));
+    }
+    seeds
+}
+
+/// Event logs written by [`EventLog`]: empty, one record, several kinds,
+/// and the golden worst-case event (cut to the EVT-1 floor by the writer).
+pub fn event_log() -> Seeds {
+    let worst = LifecycleEvent::decode(golden("v1/lifecycle_event_worst_case.bin").as_slice())
+        .unwrap_or_else(|e| panic!("lifecycle_event_worst_case: {e}"));
+    let event = |kind, service: &str, reason: &str, i: u64| LifecycleEvent {
+        ts_ms: 1_700_000_000_000 + i,
+        pid: 4242,
+        ..new_event(kind, service, reason)
+    };
+    let logs: [(&str, Vec<LifecycleEvent>); 4] = [
+        ("written-empty", vec![]),
+        (
+            "written-one",
+            vec![event(EventKind::HelloAccepted, "zccache", "ok", 0)],
+        ),
+        (
+            "written-kinds",
+            vec![
+                event(EventKind::SpawnAttempt, "zccache", "launch", 1),
+                event(EventKind::Spawn, "zccache", "pid 200", 2),
+                event(
+                    EventKind::HelloRefused,
+                    "nope",
+                    "service definition was not found",
+                    3,
+                ),
+                event(EventKind::HelloAccepted, "zccache", "ok", 4),
+            ],
+        ),
+        ("written-worst-case", vec![worst]),
+    ];
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    logs.into_iter()
+        .map(|(name, events)| {
+            let path = dir.path().join(name);
+            let log = EventLog::open(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+            for event in events {
+                log.append(event).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+            (name.to_owned(), read(&path))
+        })
+        .collect()
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Every target's seeds, by target name.
+pub fn all() -> Vec<(&'static str, Seeds)> {
+    vec![
+        ("frame_decoder", frame_decoder()),
+        ("hello_frame", hello_frame()),
+        ("admin_request", admin_request()),
+        ("handoff_messages", handoff_messages()),
+        ("service_definition", service_definition()),
+        ("event_log", event_log()),
+    ]
+}
