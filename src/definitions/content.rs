@@ -56,7 +56,7 @@ pub enum DefinitionFileError {
         /// The file.
         path: PathBuf,
         /// The first problem, in SVC-3 order.
-        problem: DefinitionProblem,
+        problem: Box<DefinitionProblem>,
     },
     /// The file name ends in neither definition extension (SVC-1, V2-2).
     #[error("{}: not a service definition file name (SVC-1)", .path.display())]
@@ -117,7 +117,7 @@ pub fn check_definition_bytes(
         None => Ok(content),
         Some(problem) => Err(DefinitionFileError::Content {
             path: path.to_path_buf(),
-            problem,
+            problem: Box::new(problem),
         }),
     }
 }
@@ -159,10 +159,8 @@ mod tests {
         assert!(
             matches!(
                 other,
-                Err(DefinitionFileError::Content {
-                    problem: DefinitionProblem::ServiceNameMismatch { .. },
-                    ..
-                })
+                Err(DefinitionFileError::Content { ref problem, .. })
+                    if matches!(**problem, DefinitionProblem::ServiceNameMismatch { .. })
             ),
             "{other:?}"
         );
