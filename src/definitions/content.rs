@@ -143,11 +143,10 @@ mod tests {
     use super::*;
 
     fn valid() -> v1::ServiceDefinition {
-        v1::ServiceDefinition {
-            service_name: "svc".into(),
-            binary_path: "/opt/svc/bin".into(),
-            ..Default::default()
-        }
+        crate::definitions::ServiceDefinitionBuilder::new("svc")
+            .binary_path("/opt/svc/bin")
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]

@@ -30,18 +30,23 @@ fn golden(name: &str) -> Vec<u8> {
     fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The `.bin` goldens of `generation` whose names start with `prefix`, sorted.
+fn golden_bins(generation: &str, prefix: &str) -> Vec<String> {
+    let dir = golden_dir().join(generation);
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(prefix) && n.ends_with(".bin"))
+        .collect();
+    names.sort();
+    names
+}
+
 /// The framed goldens (`wire_*`), v1 and v2.
 fn wire_goldens() -> Seeds {
     let mut seeds = Seeds::new();
     for generation in ["v1", "v2"] {
-        let dir = golden_dir().join(generation);
-        let mut names: Vec<String> = fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| n.starts_with("wire_") && n.ends_with(".bin"))
-            .collect();
-        names.sort();
-        for name in names {
+        for name in golden_bins(generation, "wire_") {
             let bytes = golden(&format!("{generation}/{name}"));
             seeds.push((format!("golden-{generation}-{name}"), bytes));
         }
@@ -101,14 +106,7 @@ pub fn hello_frame() -> Seeds {
 /// Admin frame bodies: every golden AdminRequest wrapped (ADM-1).
 pub fn admin_request() -> Seeds {
     let mut seeds = wire_bodies("wire_admin_request");
-    let dir = golden_dir().join("v1");
-    let mut names: Vec<String> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with("admin_request_") && n.ends_with(".bin"))
-        .collect();
-    names.sort();
-    for (i, name) in names.iter().enumerate() {
+    for (i, name) in golden_bins("v1", "admin_request_").iter().enumerate() {
         let request = AdminRequest::decode(golden(&format!("v1/{name}")).as_slice())
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let id = i as u64 + 1;
