@@ -21,6 +21,7 @@
 //! | [`doctor`] | read-only diagnostics of a broker's environment: facts, pure checks, text and JSON reports (unix) |
 //! | `sys` | the thin OS layer: peer credentials, `/proc` facts, fd usage, passwd, randomness (unix) |
 //! | [`client`] | the client library: settings, Hello-skip, Hello, handoff adoption, admin (blocking and tokio) |
+//! | `fuzzing` | the fuzz-target bodies and their invariants, shared by `fuzz/` and `tests/fuzz_corpus.rs` (hidden) |
 //!
 //! Protocol decisions are pure functions over bytes and state; sockets and
 //! processes live in thin shells around them.
@@ -44,6 +45,8 @@ pub mod env;
 pub mod events;
 #[cfg(unix)]
 pub mod fake_backend;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod golden;
 pub mod inspect;
 pub mod paths;

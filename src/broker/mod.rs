@@ -20,7 +20,7 @@
 //! [`EmbeddedBroker`].
 
 mod acceptor;
-mod admin;
+pub(crate) mod admin;
 mod auth;
 mod config;
 mod connection;
@@ -28,8 +28,8 @@ mod embedded;
 mod event_sink;
 mod fd_pressure;
 mod handoff;
-mod hello;
-mod launcher;
+pub(crate) mod hello;
+pub(crate) mod launcher;
 mod lifecycle;
 mod metrics;
 mod rooms;

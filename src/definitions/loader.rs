@@ -10,17 +10,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use prost::Message;
-
+use super::content::{
+    DefinitionContent, DefinitionFileError, MAX_DEFINITION_BYTES, check_definition_bytes,
+    decode_definition,
+};
 use super::files::{DirProblem, Generation, check_definition_dir, service_def_file_name};
-use super::service_def::{definition_problems, v2_to_v1};
 use crate::proto::{v1, v2};
 use crate::sys::FileStamp;
 use crate::wire::grammar::validate_service_name;
-
-/// Largest definition file the loader reads (reference limit; a real
-/// definition is a few hundred bytes).
-pub const MAX_DEFINITION_BYTES: u64 = 1 << 20;
 
 /// A cached file whose last change (ctime) was less than this long before
 /// its bytes were read is "racy": its stamp alone is not trusted, and the
@@ -92,20 +89,13 @@ impl LoadError {
     }
 }
 
-/// A decoded file: the v1 view plus the v2 extras.
-#[derive(Debug, Clone, PartialEq)]
-struct Decoded {
-    definition: v1::ServiceDefinition,
-    http_server: Option<v2::HttpServerCapability>,
-}
-
 #[derive(Debug, Clone)]
 struct CachedFile {
     stamp: FileStamp,
-    /// The bytes decoded, to recognise a same-stamp rewrite while racy.
+    /// The bytes checked, to recognise a same-stamp rewrite while racy.
     bytes: Vec<u8>,
-    /// The decode outcome; `Err` holds the decode error text.
-    content: Result<Decoded, String>,
+    /// The outcome of [`check_definition_bytes`] on them.
+    content: Result<DefinitionContent, DefinitionFileError>,
     /// When the bytes were last read and known to match the stamp.
     verified_at: SystemTime,
 }
@@ -125,7 +115,7 @@ impl CachedFile {
 #[derive(Debug, Default)]
 struct LoaderState {
     files: HashMap<PathBuf, CachedFile>,
-    served: HashMap<String, (Generation, Decoded)>,
+    served: HashMap<String, (Generation, DefinitionContent)>,
     decodes: u64,
     disk_loads: u64,
     /// Whole answers, valid while the directory watch stays quiet.
@@ -327,15 +317,9 @@ impl ServiceDefinitionLoader {
             detail,
         };
         let content = self
-            .decoded(&path, generation, file, meta)
+            .checked(&path, service, generation, file, meta)
             .map_err(&unloadable)?
-            .map_err(|e| unloadable(not_a_definition(&path, generation, &e)))?;
-        if let Some(problem) = definition_problems(&content.definition, service)
-            .into_iter()
-            .next()
-        {
-            return Err(unloadable(format!("{}: {problem}", path.display())));
-        }
+            .map_err(|e| unloadable(e.to_string()))?;
         let change = {
             let mut state = self.lock();
             let change = match state.served.get(service) {
@@ -359,16 +343,18 @@ impl ServiceDefinitionLoader {
         })
     }
 
-    /// The decode outcome of the open file, from the cache when its stamp is
-    /// unchanged (re-reading and comparing the bytes when the stamp is too
-    /// recent to trust). The outer `Err` is an I/O or size problem.
-    fn decoded(
+    /// The SVC-3 outcome of the open file ([`check_definition_bytes`]), from
+    /// the cache when its stamp is unchanged (re-reading and comparing the
+    /// bytes when the stamp is too recent to trust). The outer `Err` is an
+    /// I/O problem.
+    fn checked(
         &self,
         path: &Path,
+        service: &str,
         generation: Generation,
         mut file: File,
         meta: &Metadata,
-    ) -> Result<Result<Decoded, String>, String> {
+    ) -> Result<Result<DefinitionContent, DefinitionFileError>, String> {
         let stamp = FileStamp::of(meta);
         let previous = match self.lock().files.get(path) {
             Some(cached) if cached.stamp == stamp && !cached.is_racy() => {
@@ -389,7 +375,7 @@ impl ServiceDefinitionLoader {
             Some(previous) if previous.bytes == bytes => previous.content,
             _ => {
                 state.decodes += 1;
-                decode(generation, &bytes)
+                check_definition_bytes(path, service, generation, &bytes)
             }
         };
         if stable {
@@ -415,23 +401,6 @@ impl ServiceDefinitionLoader {
     }
 }
 
-fn decode(generation: Generation, bytes: &[u8]) -> Result<Decoded, String> {
-    match generation {
-        Generation::V1 => v1::ServiceDefinition::decode(bytes)
-            .map(|definition| Decoded {
-                definition,
-                http_server: None,
-            })
-            .map_err(|e| e.to_string()),
-        Generation::V2 => v2::ServiceDefinition::decode(bytes)
-            .map(|def| Decoded {
-                definition: v2_to_v1(&def),
-                http_server: def.http_server,
-            })
-            .map_err(|e| e.to_string()),
-    }
-}
-
 /// Reads and decodes one definition file as the loader does, without its
 /// cache and without the directory (SEC-3) and content checks: opened without
 /// blocking, a regular file of at most [`MAX_DEFINITION_BYTES`], decoded as
@@ -447,35 +416,19 @@ pub fn read_definition_file(
         Opened::File(file, _) => file,
     };
     let bytes = read_limited(&mut file, path)?;
-    decode(generation, &bytes)
+    decode_definition(path, generation, &bytes)
         .map(|decoded| Some(decoded.definition))
-        .map_err(|e| not_a_definition(path, generation, &e))
+        .map_err(|e| e.to_string())
 }
 
-/// Reads a whole definition file, refusing one over the size limit.
+/// Reads a whole definition file, at most one byte over the size limit (so
+/// [`decode_definition`] can tell it is too large).
 fn read_limited(file: &mut File, path: &Path) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
     file.take(MAX_DEFINITION_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| format!("{}: could not be read: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_DEFINITION_BYTES {
-        return Err(too_large(path, bytes.len() as u64));
-    }
     Ok(bytes)
-}
-
-fn not_a_definition(path: &Path, generation: Generation, error: &str) -> String {
-    format!(
-        "{}: not a valid {generation} ServiceDefinition: {error} (SVC-3)",
-        path.display()
-    )
-}
-
-fn too_large(path: &Path, len: u64) -> String {
-    format!(
-        "{}: file is {len} bytes or more, over the {MAX_DEFINITION_BYTES}-byte limit",
-        path.display()
-    )
 }
 
 /// Opens a definition file, following symlinks, without blocking (a FIFO
@@ -497,7 +450,11 @@ fn open_definition(path: &Path) -> Result<Opened, String> {
         return Err(format!("{}: is not a regular file", path.display()));
     }
     if meta.len() > MAX_DEFINITION_BYTES {
-        return Err(too_large(path, meta.len()));
+        return Err(DefinitionFileError::TooLarge {
+            path: path.to_path_buf(),
+            len: meta.len(),
+        }
+        .to_string());
     }
     Ok(Opened::File(file, meta))
 }
@@ -505,6 +462,7 @@ fn open_definition(path: &Path) -> Result<Opened, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use prost::Message;
 
     #[test]
     fn the_loader_can_be_shared_across_threads() {

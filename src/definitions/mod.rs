@@ -3,6 +3,7 @@
 //! | module | job |
 //! |---|---|
 //! | `isolation` | the typed isolation and instance ids (§7.1) |
+//! | `content` | the pure half of a load: one file's bytes and name to a checked definition (SVC-3, HEL-14) |
 //! | `service_def` | the SVC-3 content checks (one implementation), the builder, v1 <-> v2 |
 //! | `files` | file names (SVC-1, V2-2), the definition directory and its SEC-3 check, writes |
 //! | `loader` | the per-Hello loader with its decode cache (SVC-2, V2-1, HEL-13, HEL-14) |
@@ -14,6 +15,7 @@
 mod atomic;
 #[cfg(unix)]
 mod binary;
+mod content;
 mod files;
 mod isolation;
 #[cfg(unix)]
@@ -27,6 +29,10 @@ mod watch;
 pub use atomic::write_atomic;
 #[cfg(unix)]
 pub use binary::resolve_binary;
+pub use content::{
+    DefinitionContent, DefinitionFileError, MAX_DEFINITION_BYTES, check_definition_bytes,
+    check_definition_file, decode_definition,
+};
 pub use files::{
     DEFINITION_FILE_MODE, DirProblem, DirSource, Generation, PRIVATE_DIR_MODE,
     SERVICE_DEF_EXTENSION_V1, SERVICE_DEF_EXTENSION_V2, parse_service_def_file_name,
@@ -39,8 +45,8 @@ pub use files::{
 pub use isolation::{Isolation, IsolationProblem, instance_id};
 #[cfg(unix)]
 pub use loader::{
-    DefinitionChange, LoadError, LoadedDefinition, MAX_DEFINITION_BYTES, RACY_WINDOW,
-    ServiceDefinitionLoader, read_definition_file,
+    DefinitionChange, LoadError, LoadedDefinition, RACY_WINDOW, ServiceDefinitionLoader,
+    read_definition_file,
 };
 pub use manifest::{
     CacheManifestBuilder, CacheManifestV2Builder, MANIFEST_FILE_MODE, ManifestError, ManifestPaths,

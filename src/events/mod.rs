@@ -59,7 +59,7 @@ pub use record::{
 pub use render::{render_json, render_line, rfc3339_utc};
 pub use verify::{
     LogBreak, LogProblem, LogReader, LogRecord, LogScan, LogVerdict, ReadFailure, check_message,
-    read_log, read_log_tail, verify_log,
+    read_log, read_log_tail, verify_log, verify_log_source,
 };
 
 pub use crate::proto::v1::{EventKind, LifecycleEvent};

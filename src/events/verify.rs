@@ -373,7 +373,14 @@ pub fn read_log(path: &Path) -> io::Result<LogScan> {
 /// (framing, the EVT-1 size floor, decoding, or the chain link). An empty
 /// file is intact with 0 records. `Err` when the file cannot be read.
 pub fn verify_log(path: &Path) -> io::Result<LogVerdict> {
-    let mut reader = LogReader::new(File::open(path)?);
+    verify_log_source(File::open(path)?)
+}
+
+/// [`verify_log`] over any byte source, e.g. a log already in memory (a
+/// `&[u8]` never fails to read, so its verdict is always `Ok`). Pure for
+/// in-memory sources.
+pub fn verify_log_source<R: Read>(source: R) -> io::Result<LogVerdict> {
+    let mut reader = LogReader::new(source);
     for item in reader.by_ref() {
         match item {
             Ok(_) => {}

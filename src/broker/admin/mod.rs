@@ -7,4 +7,4 @@ mod respond;
 mod snapshot;
 
 pub(crate) use respond::{AdminResponse, diagnose_reply, respond};
-pub(crate) use snapshot::{AdminSnapshot, AdminSources};
+pub(crate) use snapshot::{AdminSnapshot, AdminSources, BackendView, BudgetView, EventLogView};
