@@ -1,4 +1,4 @@
-//! The fuzz targets on stable, inside `cargo test` (issue 10, item 6): every
+//! The fuzz targets on stable, inside `cargo test`: every
 //! file of `fuzz/corpus/<target>/` and `fuzz/regressions/<target>/` through
 //! its target, then a bounded, deterministic sample of mutations of those
 //! files. The bodies and their invariants are `broker_conformance::fuzzing`,

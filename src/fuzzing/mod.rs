@@ -1,4 +1,4 @@
-//! Fuzz-target bodies (issue 10, item 6): one `pub fn TARGET(data: &[u8])`
+//! Fuzz-target bodies: one `pub fn TARGET(data: &[u8])`
 //! per decoder, holding the target and its invariant checks. A broken
 //! invariant panics. `fuzz/fuzz_targets/*.rs` (cargo-fuzz, nightly) and
 //! `tests/fuzz_corpus.rs` (stable, in `cargo test`) both call these, so each
@@ -42,7 +42,7 @@ pub struct Target {
     pub run: fn(&[u8]),
 }
 
-/// Every target, in the order of issue 10, item 6.
+/// Every target: the decoders bottom up, then the Hello machine.
 pub const TARGETS: &[Target] = &[
     Target {
         name: "frame_decoder",
