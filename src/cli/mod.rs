@@ -22,6 +22,7 @@ mod raw_server;
 mod report;
 #[cfg(unix)]
 mod run;
+mod schema;
 #[cfg(unix)]
 mod serve;
 #[cfg(unix)]
@@ -96,6 +97,8 @@ enum Command {
     /// Build an implementation × case matrix (Markdown, optionally JUnit) from run reports.
     #[cfg(unix)]
     Report(report::ReportArgs),
+    /// Print the JSON Schema of a case file (for an editor's TOML language server).
+    Schema,
 }
 
 /// The broker socket to talk to: `--socket`, else this user's shared
@@ -150,6 +153,7 @@ pub fn main() -> ExitCode {
         Command::Coverage(args) => coverage::run(args),
         #[cfg(unix)]
         Command::Report(args) => report::run(args),
+        Command::Schema => schema::run(),
     };
     ExitCode::from(code)
 }

@@ -11,3 +11,15 @@ pub use case::*;
 pub use catalogue::*;
 pub use matcher::*;
 pub use result::*;
+
+/// The JSON Schema of a case file (`conformance/cases/*.toml`, read as
+/// JSON), generated from the typed model: what an editor's TOML language
+/// server validates against, and what `broker-conformance schema` prints.
+pub fn case_file_schema() -> schemars::Schema {
+    let mut schema = schemars::schema_for!(CaseFile);
+    schema.insert(
+        "title".into(),
+        "broker-conformance case file (conformance/cases/*.toml)".into(),
+    );
+    schema
+}
