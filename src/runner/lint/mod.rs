@@ -54,6 +54,23 @@ impl Problems {
     }
 }
 
+/// Problems of one case, reported as `file: case-id: problem`.
+struct CaseSink<'o> {
+    file: &'o str,
+    id: &'o str,
+    problems: &'o mut Problems,
+}
+
+impl<'o> CaseSink<'o> {
+    fn new(file: &'o str, id: &'o str, problems: &'o mut Problems) -> Self {
+        Self { file, id, problems }
+    }
+
+    fn add(&mut self, problem: impl Into<String>) {
+        self.problems.push(self.file, self.id, problem);
+    }
+}
+
 /// What every case check may consult.
 struct Context<'a> {
     suite: &'a Suite,

@@ -3,12 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Context;
-use super::case::CaseSink;
 use super::services::{check_service, needs_no_definition};
 use super::text_format::{
     ERROR_CODE, FRAME, HELLO, has_enum_value, has_field, is_message, parse_as,
 };
+use super::{CaseSink, Context};
 use crate::runner::judge::reply::NEGOTIATED_CAPTURES;
 use crate::runner::model::{
     Alternative, Checks, ConnName, FrameSpec, HelloResult, HelloSpec, Literal, Matcher,

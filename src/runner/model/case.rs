@@ -12,45 +12,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use super::catalogue::{ServiceSpec, Tombstone};
+use super::catalogue::{Level, ServiceSpec, Tombstone};
 use super::matcher::{HexBytes, Matcher};
 use crate::proto::v1::AdminVerb;
-
-/// How strongly the spec requires what a case checks.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    serde::Serialize,
-    Deserialize,
-    JsonSchema,
-)]
-pub enum Level {
-    /// Every conforming broker.
-    #[serde(rename = "MUST")]
-    Must,
-    /// The documented intent; deployed brokers may differ.
-    #[serde(rename = "SHOULD")]
-    Should,
-    /// The reference broker's choice: informational for other brokers.
-    #[serde(rename = "REF")]
-    Ref,
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Must => "MUST",
-            Self::Should => "SHOULD",
-            Self::Ref => "REF",
-        })
-    }
-}
 
 /// What a case needs from the target; a target without it skips the case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, JsonSchema)]

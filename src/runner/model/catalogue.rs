@@ -1,14 +1,39 @@
 //! The suite's files besides the cases: tombstones of retired ids
 //! (`retired.toml`), the services the runner provisions
 //! (`services.toml`, also `define` steps) and the clause catalogue
-//! (`clauses.toml`).
+//! (`clauses.toml`), and the [`Level`] of clauses and cases.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::case::Level;
+/// How strongly the spec requires what a case checks.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub enum Level {
+    /// Every conforming broker.
+    #[serde(rename = "MUST")]
+    Must,
+    /// The documented intent; deployed brokers may differ.
+    #[serde(rename = "SHOULD")]
+    Should,
+    /// The reference broker's choice: informational for other brokers.
+    #[serde(rename = "REF")]
+    Ref,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Must => "MUST",
+            Self::Should => "SHOULD",
+            Self::Ref => "REF",
+        })
+    }
+}
 
 /// A retired case id: kept so it is never reused.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
