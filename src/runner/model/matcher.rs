@@ -283,24 +283,12 @@ impl<'de> Visitor<'de> for MatcherVisitor {
             "empty" => map.next_value::<True>().map(|_| Matcher::Empty)?,
             "absent" => map.next_value::<True>().map(|_| Matcher::Absent)?,
             "len" => Matcher::Len(map.next_value()?),
-            "one_of" => {
-                let options: Vec<Literal> = map.next_value()?;
-                if options.is_empty() {
-                    return Err(de::Error::custom("one_of takes a non-empty list"));
-                }
-                Matcher::OneOf(options)
-            }
+            "one_of" => Matcher::OneOf(non_empty("one_of", map.next_value()?)?),
             "contains" => Matcher::Contains(map.next_value()?),
             "starts_with" => Matcher::StartsWith(map.next_value()?),
             "ends_with" => Matcher::EndsWith(map.next_value()?),
             "lacks" => Matcher::Lacks(map.next_value()?),
-            "all" => {
-                let each: Vec<Matcher> = map.next_value()?;
-                if each.is_empty() {
-                    return Err(de::Error::custom("all takes a non-empty list"));
-                }
-                Matcher::All(each)
-            }
+            "all" => Matcher::All(non_empty("all", map.next_value()?)?),
             "hex" => Matcher::Hex(map.next_value()?),
             "bits" => Matcher::Bits(map.next_value()?),
             "no_bits" => Matcher::NoBits(map.next_value()?),
@@ -325,6 +313,15 @@ impl<'de> Visitor<'de> for MatcherVisitor {
                 "a matcher table holds exactly one matcher, not {name}, {extra}"
             ))),
         }
+    }
+}
+
+/// `items`, unless the list is empty (a matcher `name` needs at least one).
+fn non_empty<T, E: de::Error>(name: &str, items: Vec<T>) -> Result<Vec<T>, E> {
+    if items.is_empty() {
+        Err(E::custom(format!("{name} takes a non-empty list")))
+    } else {
+        Ok(items)
     }
 }
 
