@@ -3,7 +3,10 @@
 //! beside the raw baseline: a do-nothing Unix-socket server process
 //! (`broker-conformance raw-server`) doing the same connect + request +
 //! reply + close. With `UPSTREAM_BROKER` naming a
-//! `running-process-broker-v1`, upstream runs the same scenarios.
+//! `running-process-broker-v1`, upstream runs the same scenarios; with
+//! `BEFORE_BROKER` naming another build of `broker-conformance` (say, the
+//! one before a change), that build's reference broker does too, so a
+//! change is measured before and after in one run.
 //!
 //! Criterion times each scenario (median and spread); then every scenario
 //! is sampled interleaved for p50/p99/p99.9 and ratios to the baseline,
@@ -41,6 +44,16 @@ fn setup() -> Result<Setup, String> {
     let exe = Path::new(env!("CARGO_BIN_EXE_broker-conformance"));
     let lab = Lab::new(Path::new(env!("CARGO_BIN_EXE_fake-backend"))).map_err(|e| e.to_string())?;
     let mut brokers = vec![lab.start_reference(exe).map_err(|e| e.to_string())?];
+    if let Some(before) = std::env::var_os("BEFORE_BROKER") {
+        let template = format!(
+            "'{}' serve --socket {{socket}} --service-def-dir {{service_def_dir}} --log-level warn",
+            Path::new(&before).display()
+        );
+        brokers.push(
+            lab.start_command("reference-before", &template)
+                .map_err(|e| e.to_string())?,
+        );
+    }
     if let Some(upstream) = std::env::var_os("UPSTREAM_BROKER") {
         brokers.push(
             lab.start_upstream(&PathBuf::from(upstream))

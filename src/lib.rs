@@ -12,6 +12,7 @@
 //! | [`inspect`] | hex dumps, annotated wire dumps and hex diffs for people |
 //! | [`env`](mod@env) | the environment seam (an empty variable counts as unset) |
 //! | [`paths`] | socket names of spec §13 |
+//! | [`policy`] | pure rules the broker and `doctor` share: socket directory (SEC-2), socket path (SEC-6), binary containment (LCH-1) |
 //! | [`events`] | the lifecycle event log: append-only, hash-chained, verifiable (EVT-1…EVT-3) |
 //! | [`definitions`] | service definitions and cache manifests on disk: checks, loader, builders, atomic writes (§10, §11) |
 //! | [`broker`] | the reference broker: decisions, registry, launch, probe, admin, server, embeddable handle |
@@ -48,6 +49,8 @@ pub mod inspect;
 pub mod paths;
 #[cfg(unix)]
 pub mod perf;
+#[cfg(unix)]
+pub mod policy;
 pub mod proto;
 #[cfg(unix)]
 pub mod runner;

@@ -415,6 +415,53 @@ pub fn blake3_file(path: &Path) -> io::Result<[u8; 32]> {
     Ok(*hasher.finalize().as_bytes())
 }
 
+/// What is at a broker socket path (SEC-6), read-only: `lstat` the path and, for a socket, connect without
+/// blocking, send nothing and close at once. A full listen backlog counts
+/// as live (someone is listening). Never removes anything.
+pub fn probe_socket_path(path: &Path) -> io::Result<crate::policy::SocketPathState> {
+    use std::os::unix::fs::FileTypeExt;
+
+    let meta = match fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Ok(crate::policy::SocketPathState::Absent);
+        }
+        Err(e) => return Err(e),
+    };
+    if !meta.file_type().is_socket() {
+        return Ok(crate::policy::SocketPathState::NotASocket);
+    }
+    match connect_without_blocking(path) {
+        Ok(()) => Ok(crate::policy::SocketPathState::Live),
+        Err(rustix::io::Errno::CONNREFUSED) => Ok(crate::policy::SocketPathState::Stale),
+        // A full backlog (or a connect still in progress) means a listener.
+        Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS) => {
+            Ok(crate::policy::SocketPathState::Live)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One non-blocking connect; the descriptor is closed on return.
+fn connect_without_blocking(path: &Path) -> Result<(), rustix::io::Errno> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+
+    let socket = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    rustix::net::connect(&socket, &SocketAddrUnix::new(path)?)
+}
+
+/// Milliseconds since the Unix epoch (0 for a clock before 1970).
+pub fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -330,3 +330,52 @@ fn report_exits_2_on_unreadable_or_invalid_input() {
     assert_eq!(stdout, "", "nothing written when an input is bad");
     assert!(stderr.contains("not a run report"), "{stderr}");
 }
+
+#[test]
+fn clauses_writes_the_catalogue_from_the_spec_keeping_why_and_check_spots_drift() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = dir.path().join("spec.md");
+    let catalogue = dir.path().join("clauses.toml");
+    let table = "| ID | Level | Rule |\n|---|---|---|\n";
+    fs::write(
+        &spec,
+        format!("{table}| FRM-12 | REF | A **bounded** `buffer`. |\n"),
+    )
+    .expect("write");
+    fs::write(
+        &catalogue,
+        "[[clause]]\nid = \"FRM-12\"\nlevel = \"MUST\"\nrule = \"cut...\"\nobservable = false\nwhy = \"inside\"\n",
+    )
+    .expect("write");
+    let check = [
+        "clauses",
+        "--spec",
+        arg(&spec),
+        "--catalogue",
+        arg(&catalogue),
+        "--check",
+    ];
+    let (code, stdout, _) = cli(&check);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("out of date"), "{stdout}");
+    let (code, _, stderr) = cli(&check[..5]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let written = fs::read_to_string(&catalogue).expect("read");
+    assert!(
+        written.ends_with(
+            "\n[[clause]]\nid = \"FRM-12\"\nlevel = \"REF\"\nrule = \"A bounded buffer.\"\n\
+             observable = false\nwhy = \"inside\"\n"
+        ),
+        "{written}"
+    );
+    assert_eq!(cli(&check).0, Some(0), "up to date after writing");
+    let (code, _, stderr) = cli(&[
+        "clauses",
+        "--spec",
+        "/nonexistent/spec.md",
+        "--catalogue",
+        arg(&catalogue),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("/nonexistent/spec.md"), "{stderr}");
+}

@@ -23,16 +23,15 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
-use super::conn::Connection;
-use super::server::{handle_connection, try_leave_fd_pressure};
-use super::state::BrokerState;
+use super::connection::{Connection, serve_connection};
+use super::rooms::Rooms;
 
 /// Longest pause of the accepting thread under EMFILE when no connection closes.
 const FD_PRESSURE_RECHECK: Duration = Duration::from_millis(100);
 
 /// The running accepting threads.
 #[derive(Debug)]
-pub struct Acceptor {
+pub(crate) struct Acceptor {
     listener: Arc<UnixListener>,
     stop: Arc<AtomicBool>,
     threads: Vec<(JoinHandle<()>, oneshot::Receiver<()>)>,
@@ -42,21 +41,21 @@ impl Acceptor {
     /// Starts accepting on `listener` from the configured number of
     /// threads, sharing one connection limit; connections' tasks that have
     /// to wait go to `runtime`.
-    pub fn start(
-        state: Arc<BrokerState>,
+    pub(crate) fn start(
+        rooms: Arc<Rooms>,
         listener: UnixListener,
         runtime: Handle,
     ) -> io::Result<Self> {
         listener.set_nonblocking(false)?;
         let listener = Arc::new(listener);
         let stop = Arc::new(AtomicBool::new(false));
-        let permits = Arc::new(Semaphore::new(state.config.max_connections));
-        let count = state.config.accept_threads.max(1);
+        let permits = Arc::new(Semaphore::new(rooms.config.max_connections));
+        let count = rooms.config.accept_threads.max(1);
         let mut threads = Vec::with_capacity(count);
         for i in 0..count {
             let (finished, done) = oneshot::channel();
-            let (state, listener, stop, permits, runtime) = (
-                Arc::clone(&state),
+            let (rooms, listener, stop, permits, runtime) = (
+                Arc::clone(&rooms),
                 Arc::clone(&listener),
                 Arc::clone(&stop),
                 Arc::clone(&permits),
@@ -66,7 +65,7 @@ impl Acceptor {
                 .name(format!("broker-accept-{i}"))
                 .spawn(move || {
                     let _enter = runtime.enter();
-                    accept_loop(&state, &listener, &permits, &runtime, &stop);
+                    accept_loop(&rooms, &listener, &permits, &runtime, &stop);
                     let _ = finished.send(());
                 })?;
             threads.push((thread, done));
@@ -79,7 +78,7 @@ impl Acceptor {
     }
 
     /// Stops accepting: wakes the threads out of `accept` and waits for them.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.store(true, Ordering::SeqCst);
         // On Linux a listening socket shut down for reading fails every
         // blocked `accept` with EINVAL.
@@ -92,28 +91,28 @@ impl Acceptor {
 }
 
 fn accept_loop(
-    state: &Arc<BrokerState>,
+    rooms: &Arc<Rooms>,
     listener: &UnixListener,
     permits: &Arc<Semaphore>,
     runtime: &Handle,
     stop: &AtomicBool,
 ) {
     loop {
-        let Some(permit) = permit(state, permits, runtime) else {
+        let Some(permit) = permit(rooms, permits, runtime) else {
             return;
         };
-        if state.in_fd_pressure() {
-            try_leave_fd_pressure(state);
+        if rooms.fd_pressure.is_demoted() {
+            rooms.fd_pressure.try_leave();
         }
         let accepted = accept(listener);
         if stop.load(Ordering::SeqCst) {
             return;
         }
         match accepted {
-            Ok(stream) => start_connection(state, runtime, stream, permit),
+            Ok(stream) => start_connection(rooms, runtime, stream, permit),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
                 drop(permit);
-                serve_under_fd_pressure(state, listener, permits, runtime);
+                serve_under_fd_pressure(rooms, listener, permits, runtime);
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
@@ -127,14 +126,14 @@ fn accept_loop(
 
 /// A connection slot (max_connections); waits for one, or for SHUTDOWN.
 fn permit(
-    state: &Arc<BrokerState>,
+    rooms: &Arc<Rooms>,
     permits: &Arc<Semaphore>,
     runtime: &Handle,
 ) -> Option<OwnedSemaphorePermit> {
     if let Ok(permit) = Arc::clone(permits).try_acquire_owned() {
         return Some(permit);
     }
-    let mut shutdown = state.shutdown_requested();
+    let mut shutdown = rooms.lifecycle.shutdown_requested();
     runtime.block_on(async {
         tokio::select! {
             permit = Arc::clone(permits).acquire_owned() => permit.ok(),
@@ -154,13 +153,13 @@ fn accept(listener: &UnixListener) -> io::Result<UnixStream> {
 /// Polls the connection's task once here; hands it to the event loop
 /// only if it has to wait.
 fn start_connection(
-    state: &Arc<BrokerState>,
+    rooms: &Arc<Rooms>,
     runtime: &Handle,
     stream: UnixStream,
     permit: OwnedSemaphorePermit,
 ) {
-    let mut task = Box::pin(handle_connection(
-        Arc::clone(state),
+    let mut task = Box::pin(serve_connection(
+        Arc::clone(rooms),
         Connection::new(stream),
         permit,
     ));
@@ -177,17 +176,12 @@ fn start_connection(
 /// connection (it will be refused with FD_PRESSURE, ENV-3), then wait for
 /// a connection to close instead of spinning on the readable listener.
 fn serve_under_fd_pressure(
-    state: &Arc<BrokerState>,
+    rooms: &Arc<Rooms>,
     listener: &UnixListener,
     permits: &Arc<Semaphore>,
     runtime: &Handle,
 ) {
-    state.set_fd_pressure(true);
-    let reserve = state
-        .fd_reserve
-        .lock()
-        .map(|mut r| r.take())
-        .unwrap_or(None);
+    let reserve = rooms.fd_pressure.enter();
     if reserve.is_some() {
         drop(reserve);
         // The listener had a connection waiting (that is how EMFILE came
@@ -195,9 +189,9 @@ fn serve_under_fd_pressure(
         if let Ok(permit) = Arc::clone(permits).try_acquire_owned()
             && let Ok(stream) = accept(listener)
         {
-            start_connection(state, runtime, stream, permit);
+            start_connection(rooms, runtime, stream, permit);
         }
     }
-    let closed = state.connection_closed();
+    let closed = rooms.lifecycle.connection_closed();
     let _ = runtime.block_on(async { tokio::time::timeout(FD_PRESSURE_RECHECK, closed).await });
 }

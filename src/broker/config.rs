@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::decide::AuthTokens;
+use super::auth::AuthTokens;
 use crate::definitions::resolve_service_def_dir;
 use crate::env::EnvSource;
 use crate::paths::{BrokerSocket, broker_dir, broker_socket_name, machine_id, user_hash};
@@ -384,7 +384,7 @@ mod tests {
         let mut o = base();
         o.config_file = Some(file);
         let c = resolve_config(&o, &MapEnv::default(), 1000).unwrap_or_else(|p| panic!("{p:?}"));
-        assert_eq!(c.auth.len(), 2);
+        assert_eq!(c.auth.count(), 2);
     }
 
     #[test]

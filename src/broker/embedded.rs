@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
+use super::auth::AuthTokens;
 use super::config::{BrokerConfig, DEFAULT_MAX_CONNECTIONS, LogLevel};
-use super::decide::AuthTokens;
-use super::state::BrokerState;
-use super::{BrokerError, bind, server};
+use super::rooms::Rooms;
+use super::server;
+use super::startup::{BrokerError, bind};
 use crate::wire::DEFAULT_HELLO_TIMEOUT;
 
 /// Options of an [`EmbeddedBroker`].
@@ -128,15 +129,15 @@ impl EmbeddedBrokerBuilder {
             .enable_all()
             .build()
             .map_err(io("starting the broker runtime"))?;
-        let (listener, state) = {
+        let (listener, rooms) = {
             let _enter = runtime.enter();
             bind(config)?
         };
-        let task = runtime.spawn(server::serve(Arc::clone(&state), listener));
+        let task = runtime.spawn(server::serve(Arc::clone(&rooms), listener));
         Ok(EmbeddedBroker {
-            endpoint: state.config.socket.clone(),
+            endpoint: rooms.config.socket.clone(),
             service_def_dir,
-            state,
+            rooms,
             task: Some(task),
             runtime: Some(runtime),
             _dir: dir,
@@ -154,7 +155,7 @@ impl EmbeddedBrokerBuilder {
 pub struct EmbeddedBroker {
     endpoint: PathBuf,
     service_def_dir: PathBuf,
-    state: Arc<BrokerState>,
+    rooms: Arc<Rooms>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     runtime: Option<tokio::runtime::Runtime>,
     _dir: TempDir,
@@ -183,12 +184,7 @@ impl EmbeddedBroker {
 
     /// Its lifecycle event log file, when enabled.
     pub fn event_log(&self) -> Option<&Path> {
-        self.state.config.event_log.as_deref()
-    }
-
-    /// The broker's shared state, for white-box assertions.
-    pub fn state(&self) -> &Arc<BrokerState> {
-        &self.state
+        self.rooms.config.event_log.as_deref()
     }
 
     /// Waits until the broker has reaped backend `pid` (it exited and its
@@ -209,9 +205,9 @@ impl EmbeddedBroker {
             // Re-check at least every 50 ms: a reap that lands between the
             // check and the wait would otherwise be missed.
             let slice = remaining.min(Duration::from_millis(50));
-            let state = &self.state;
+            let launcher = &self.rooms.launcher;
             let _ = runtime
-                .block_on(async { tokio::time::timeout(slice, state.wait_backend_reaped()).await });
+                .block_on(async { tokio::time::timeout(slice, launcher.backend_reaped()).await });
         }
     }
 
@@ -229,7 +225,7 @@ impl EmbeddedBroker {
         let (Some(runtime), Some(task)) = (self.runtime.take(), self.task.take()) else {
             return Ok(());
         };
-        self.state.begin_shutdown(drain);
+        self.rooms.lifecycle.begin_shutdown(drain);
         let result = runtime.block_on(task);
         runtime.shutdown_timeout(Duration::from_secs(1));
         match result {

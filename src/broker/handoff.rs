@@ -1,26 +1,24 @@
-//! Connection handoff, broker side (HOF-1…HOF-7, NEG-8): one-time tokens,
-//! the decision to hand off, and the exchange with the backend's handoff
-//! socket that ends with the client's socket served by the backend.
+//! Connection handoff, broker side (HOF-1…HOF-7): one-time tokens, and the
+//! exchange with the backend's handoff socket that ends with the client's
+//! socket served by the backend. Whether to hand off (NEG-8) is the Hello
+//! machine's decision.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::io::Interest;
 use tokio::net::UnixStream;
 
-use super::conn::Connection;
-use super::registry::LiveBackend;
-use crate::proto::v1::Hello;
+use super::hello::Handoff;
 use crate::sys::{random_bytes, send_with_fd};
 use crate::wire::frames::{handoff_event, handoff_offer};
 use crate::wire::framing::async_io::{read_frame, write_frame};
 use crate::wire::framing::{FramingError, encode_frame};
 use crate::wire::handoff::{AckRejection, check_ack};
-use crate::wire::{
-    CAP_HANDLE_PASSING, HANDOFF_ACK_TIMEOUT, HANDOFF_TOKEN_LEN, HANDOFF_TOKEN_TTL, MAX_FRAME_BYTES,
-};
+use crate::wire::{HANDOFF_ACK_TIMEOUT, HANDOFF_TOKEN_LEN, HANDOFF_TOKEN_TTL, MAX_FRAME_BYTES};
 
 /// A token as issued.
 type Token = [u8; HANDOFF_TOKEN_LEN];
@@ -33,7 +31,7 @@ struct Issued {
 
 /// Why a token does not redeem (HOF-7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum TokenRejection {
+pub(crate) enum TokenRejection {
     /// Never issued, already used, or revoked.
     #[error("handoff token unknown or already used (HOF-7)")]
     Unknown,
@@ -46,23 +44,18 @@ pub enum TokenRejection {
 }
 
 /// Outstanding one-time tokens (HOF-7).
-#[derive(Debug, Default)]
-pub struct HandoffTokens {
+#[derive(Debug)]
+pub(crate) struct HandoffTokens {
     issued: Mutex<HashMap<Token, Issued>>,
-    ttl: Option<Duration>,
+    ttl: Duration,
 }
 
 impl HandoffTokens {
     /// Tokens that live [`HANDOFF_TOKEN_TTL`].
-    pub fn new() -> Self {
-        Self::with_ttl(HANDOFF_TOKEN_TTL)
-    }
-
-    /// Tokens with another lifetime (tests).
-    pub fn with_ttl(ttl: Duration) -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             issued: Mutex::default(),
-            ttl: Some(ttl),
+            ttl: HANDOFF_TOKEN_TTL,
         }
     }
 
@@ -71,9 +64,9 @@ impl HandoffTokens {
     }
 
     /// Issues a fresh random token for `correlation_id` (HOF-1).
-    pub fn issue(&self, correlation_id: u64, now: Instant) -> std::io::Result<Token> {
+    pub(crate) fn issue(&self, correlation_id: u64, now: Instant) -> std::io::Result<Token> {
         let token: Token = random_bytes()?;
-        let ttl = self.ttl.unwrap_or(HANDOFF_TOKEN_TTL);
+        let ttl = self.ttl;
         let mut issued = self.lock();
         issued.retain(|_, t| t.expires > now);
         issued.insert(
@@ -88,7 +81,7 @@ impl HandoffTokens {
 
     /// Redeems a token once (HOF-7): a second use, an expired token or one
     /// issued for another connection is rejected.
-    pub fn redeem(
+    pub(crate) fn redeem(
         &self,
         token: &[u8],
         correlation_id: u64,
@@ -106,28 +99,14 @@ impl HandoffTokens {
     }
 
     /// Revokes a token after a failed handoff (HOF-6).
-    pub fn revoke(&self, token: &Token) {
+    pub(crate) fn revoke(&self, token: &Token) {
         self.lock().remove(token);
     }
-
-    /// Tokens issued and not yet redeemed, revoked or expired.
-    pub fn outstanding(&self, now: Instant) -> usize {
-        self.lock().values().filter(|t| t.expires > now).count()
-    }
-}
-
-/// CAP-1, LCH-6, NEG-8: a handoff is attempted, and a token issued, only
-/// when the client advertised bit 0 and the backend accepts handoffs.
-pub fn handoff_pipe_for<'b>(hello: &Hello, backend: &'b LiveBackend) -> Option<&'b Path> {
-    if hello.client_capabilities & CAP_HANDLE_PASSING == 0 {
-        return None;
-    }
-    backend.handoff_pipe.as_deref()
 }
 
 /// Why a handoff did not complete; the client then falls back (HOF-6).
 #[derive(Debug, thiserror::Error)]
-pub enum HandoffFailure {
+pub(crate) enum HandoffFailure {
     /// The backend's handoff socket did not accept.
     #[error("dialing the handoff socket {path}: {source}")]
     Dial {
@@ -154,29 +133,47 @@ pub enum HandoffFailure {
     /// The token does not redeem (HOF-7).
     #[error(transparent)]
     Token(#[from] TokenRejection),
-    /// The EVENT could not be written to the client.
-    #[error("writing the EVENT to the client: {0}")]
+    /// The EVENT could not be encoded.
+    #[error("encoding the EVENT: {0}")]
     Event(FramingError),
-    /// Internal failure (e.g. no descriptor to pass).
-    #[error("{0}")]
-    Internal(String),
+    /// The client's socket could not be duplicated to pass it.
+    #[error("duplicating the client socket: {0}")]
+    Duplicate(std::io::Error),
+    /// The EVENT could not be written to the client (HOF-5).
+    #[error("writing the EVENT to the client: {0}")]
+    EventWrite(std::io::Error),
 }
 
-/// HOF-2…HOF-5 for one client after `Negotiated` went out: pass the client's
-/// socket to the backend with the token in one `sendmsg`, send the offer,
-/// wait at most 5 s for a matching accepting ack, then push the EVENT.
-/// On any failure the caller revokes the token and closes its copy (HOF-6).
-pub async fn hand_off(
-    client: &mut Connection,
-    handoff_pipe: &Path,
-    service: &str,
-    token: Token,
-    correlation_id: u64,
+/// HOF-2…HOF-5 for one client after `Negotiated` went out: pass the
+/// client's socket (`client_fd`, a copy) to the backend with the token in
+/// one `sendmsg`, send the offer and wait at most 5 s for a matching
+/// accepting ack. Returns the encoded EVENT frame the caller pushes to the
+/// client (HOF-5). On any failure the token is revoked, and the client,
+/// whose socket the caller then closes, falls back to `backend_pipe` (HOF-6).
+pub(crate) async fn hand_off(
+    client_fd: OwnedFd,
+    handoff: &Handoff,
     tokens: &HandoffTokens,
-) -> Result<(), HandoffFailure> {
-    let client_fd = client
-        .try_clone_fd()
-        .map_err(|e| HandoffFailure::Internal(format!("duplicating the client socket: {e}")))?;
+) -> Result<Vec<u8>, HandoffFailure> {
+    let result = exchange(client_fd, handoff, tokens).await;
+    if result.is_err() {
+        tokens.revoke(&handoff.token);
+    }
+    result
+}
+
+async fn exchange(
+    client_fd: OwnedFd,
+    handoff: &Handoff,
+    tokens: &HandoffTokens,
+) -> Result<Vec<u8>, HandoffFailure> {
+    let Handoff {
+        pipe: handoff_pipe,
+        token,
+        service,
+        connection_id: correlation_id,
+    } = handoff;
+    let (token, correlation_id) = (*token, *correlation_id);
     let offer = handoff_offer(&token, service, correlation_id);
     // All on the event loop: the backend's answer is awaited, not waited on
     // in a worker thread, so no thread hop sits on the handoff's path.
@@ -211,12 +208,7 @@ pub async fn hand_off(
         .map_err(|_| HandoffFailure::Timeout)??;
     let ack = check_ack(&ack_frame, &token, correlation_id)?;
     tokens.redeem(&ack.token, ack.correlation_id, Instant::now())?;
-    let event =
-        encode_frame(&handoff_event(&token, correlation_id)).map_err(HandoffFailure::Event)?;
-    client
-        .write_all(&event)
-        .await
-        .map_err(|e| HandoffFailure::Event(e.into()))
+    encode_frame(&handoff_event(&token, correlation_id)).map_err(HandoffFailure::Event)
 }
 
 #[cfg(test)]
@@ -225,7 +217,7 @@ mod tests {
 
     #[test]
     fn tokens_redeem_once_within_their_lifetime_for_their_connection() {
-        let tokens = HandoffTokens::with_ttl(Duration::from_secs(30));
+        let tokens = HandoffTokens::new();
         let t0 = Instant::now();
         let a = tokens.issue(1, t0).unwrap_or_default();
         let b = tokens.issue(2, t0).unwrap_or_default();
@@ -251,6 +243,5 @@ mod tests {
             "revoked"
         );
         assert_eq!(tokens.redeem(&[0; 3], 4, t0), Err(TokenRejection::Unknown));
-        assert_eq!(tokens.outstanding(t0), 0);
     }
 }

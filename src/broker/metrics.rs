@@ -24,7 +24,7 @@ pub struct OutcomeLabels {
     pub version: String,
     /// `negotiated`, a refusal code such as `peer_rejected`, or for
     /// launches `success` / `failure`.
-    pub outcome: String,
+    pub outcome: &'static str,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -95,11 +95,6 @@ impl Metrics {
     /// Counts one launch attempt.
     pub fn record_spawn(&self, labels: OutcomeLabels) {
         *self.counters().spawn_attempts.entry(labels).or_default() += 1;
-    }
-
-    /// Hello outcomes counted so far, by labels.
-    pub fn hello_totals(&self) -> BTreeMap<OutcomeLabels, u64> {
-        self.counters().hello_total.clone()
     }
 
     /// Renders the eight families as OpenMetrics text ending in `# EOF` (ADM-6).
@@ -182,7 +177,7 @@ fn outcome_labels(labels: &OutcomeLabels) -> [(&str, &str); 3] {
     [
         ("service", labels.service.as_str()),
         ("version", labels.version.as_str()),
-        ("outcome", labels.outcome.as_str()),
+        ("outcome", labels.outcome),
     ]
 }
 
@@ -219,11 +214,11 @@ mod tests {
         let labels = OutcomeLabels {
             service: "svc".into(),
             version: "1.0.0".into(),
-            outcome: "negotiated".into(),
+            outcome: "negotiated",
         };
         metrics.record_hello(labels.clone(), Duration::from_micros(300));
         metrics.record_spawn(OutcomeLabels {
-            outcome: "success".into(),
+            outcome: "success",
             ..labels
         });
         let text = metrics.render(&Gauges {

@@ -4,11 +4,13 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
 use crate::paths::check_socket_path_len;
+use crate::policy::{SocketDirStat, SocketPathState, socket_dir_problems};
+use crate::sys::probe_socket_path;
 use crate::wire::env_vars;
 
 /// Why the broker refuses to start.
@@ -60,81 +62,6 @@ pub fn check_privilege(euid: u32, allow_privileged: bool) -> Result<(), Security
     }
 }
 
-/// One way an existing socket directory breaks SEC-2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SocketDirProblem {
-    /// The path is a symlink (whatever it points at).
-    #[error("is a symlink")]
-    Symlink,
-    /// The path is not a directory.
-    #[error("is not a directory")]
-    NotADirectory,
-    /// Another user owns the directory.
-    #[error("is owned by uid {owner}, not the broker's uid {euid}")]
-    WrongOwner {
-        /// The owner found.
-        owner: u32,
-        /// The broker's effective uid.
-        euid: u32,
-    },
-    /// The permission bits are not exactly 0700.
-    #[error("has mode {mode:o}; it must be exactly 700")]
-    WrongMode {
-        /// The permission bits found (`mode & 0o7777`).
-        mode: u32,
-    },
-}
-
-/// What SEC-2 looks at in an existing socket directory, as `lstat` reports
-/// it (a symlink is not followed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SocketDirStat {
-    /// The path is a symlink.
-    pub is_symlink: bool,
-    /// The path is a directory.
-    pub is_dir: bool,
-    /// The owner's uid.
-    pub uid: u32,
-    /// The permission bits (`mode & 0o7777`).
-    pub mode: u32,
-}
-
-impl SocketDirStat {
-    /// The facts of `lstat` metadata.
-    pub fn of(meta: &fs::Metadata) -> Self {
-        Self {
-            is_symlink: meta.file_type().is_symlink(),
-            is_dir: meta.is_dir(),
-            uid: meta.uid(),
-            mode: meta.mode() & 0o7777,
-        }
-    }
-}
-
-/// SEC-2, pure: every problem of an existing socket directory, in the order
-/// the broker reports them (it reports the first). A symlink or a
-/// non-directory hides the owner and mode checks, which would describe the
-/// wrong thing.
-pub fn socket_dir_problems(stat: &SocketDirStat, euid: u32) -> Vec<SocketDirProblem> {
-    if stat.is_symlink {
-        return vec![SocketDirProblem::Symlink];
-    }
-    if !stat.is_dir {
-        return vec![SocketDirProblem::NotADirectory];
-    }
-    let mut problems = Vec::new();
-    if stat.uid != euid {
-        problems.push(SocketDirProblem::WrongOwner {
-            owner: stat.uid,
-            euid,
-        });
-    }
-    if stat.mode != 0o700 {
-        problems.push(SocketDirProblem::WrongMode { mode: stat.mode });
-    }
-    problems
-}
-
 /// SEC-2: the socket's directory exists (created 0700 with any missing
 /// ancestors), is a real directory (not a symlink), is owned by `euid`
 /// and has mode exactly 0700.
@@ -163,60 +90,10 @@ pub fn prepare_socket_dir(dir: &Path, euid: u32) -> Result<(), SecurityError> {
     }
 }
 
-/// What is at a broker socket path (SEC-6), found without changing it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SocketPathState {
-    /// Nothing is there.
-    Absent,
-    /// A socket something accepts on: a broker is listening.
-    Live,
-    /// A socket nothing accepts on (connection refused): left by a broker
-    /// that died.
-    Stale,
-    /// Something other than a socket (a symlink counts as one).
-    NotASocket,
-}
-
-/// SEC-6, read-only: `lstat` the path and, for a socket, connect without
-/// blocking, send nothing and close at once. A full listen backlog counts
-/// as live (someone is listening). Never removes anything.
-pub fn probe_socket_path(path: &Path) -> Result<SocketPathState, SecurityError> {
-    use std::os::unix::fs::FileTypeExt;
-
-    let meta = match fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(SocketPathState::Absent),
-        Err(e) => return Err(io_err("inspecting", path)(e)),
-    };
-    if !meta.file_type().is_socket() {
-        return Ok(SocketPathState::NotASocket);
-    }
-    match connect_without_blocking(path) {
-        Ok(()) => Ok(SocketPathState::Live),
-        Err(rustix::io::Errno::CONNREFUSED) => Ok(SocketPathState::Stale),
-        // A full backlog (or a connect still in progress) means a listener.
-        Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS) => Ok(SocketPathState::Live),
-        Err(e) => Err(io_err("probing existing socket", path)(e.into())),
-    }
-}
-
-/// One non-blocking connect; the descriptor is closed on return.
-fn connect_without_blocking(path: &Path) -> Result<(), rustix::io::Errno> {
-    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
-
-    let socket = rustix::net::socket_with(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )?;
-    rustix::net::connect(&socket, &SocketAddrUnix::new(path)?)
-}
-
 /// SEC-6: a socket file nothing accepts on is stale and removed; a live one
 /// means another broker is running.
 pub fn clear_stale_socket(path: &Path) -> Result<(), SecurityError> {
-    match probe_socket_path(path)? {
+    match probe_socket_path(path).map_err(io_err("probing existing socket", path))? {
         SocketPathState::Absent => Ok(()),
         SocketPathState::NotASocket => Err(SecurityError::NotASocket {
             path: path.to_path_buf(),
@@ -247,6 +124,7 @@ pub fn bind_broker_socket(path: &Path, euid: u32) -> Result<UnixListener, Securi
 mod tests {
     use super::*;
     use crate::sys::euid;
+    use std::os::unix::fs::MetadataExt;
 
     fn tmp() -> tempfile::TempDir {
         tempfile::Builder::new()
@@ -290,39 +168,6 @@ mod tests {
             matches!(&err, Err(SecurityError::SocketDir { problem, .. }) if problem.contains("owned by")),
             "{err:?}"
         );
-    }
-
-    #[test]
-    fn socket_dir_problems_report_owner_and_mode_together() {
-        let stat = SocketDirStat {
-            is_symlink: false,
-            is_dir: true,
-            uid: 7,
-            mode: 0o755,
-        };
-        assert_eq!(
-            socket_dir_problems(&stat, 8),
-            [
-                SocketDirProblem::WrongOwner { owner: 7, euid: 8 },
-                SocketDirProblem::WrongMode { mode: 0o755 }
-            ]
-        );
-        assert!(
-            socket_dir_problems(
-                &SocketDirStat {
-                    mode: 0o700,
-                    ..stat
-                },
-                7
-            )
-            .is_empty()
-        );
-        let link = SocketDirStat {
-            is_symlink: true,
-            is_dir: false,
-            ..stat
-        };
-        assert_eq!(socket_dir_problems(&link, 8), [SocketDirProblem::Symlink]);
     }
 
     #[test]

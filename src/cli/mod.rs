@@ -2,6 +2,7 @@
 
 #[cfg(unix)]
 mod admin;
+mod clauses;
 #[cfg(unix)]
 mod connect;
 #[cfg(unix)]
@@ -94,6 +95,9 @@ enum Command {
     /// Map spec clauses to the cases proving them (exit 1 when an observable MUST clause has none).
     #[cfg(unix)]
     Coverage(coverage::CoverageArgs),
+    /// Write conformance/clauses.toml from the spec's clause tables, keeping
+    /// `observable` and `why` (exit 0 written or up to date, 1 stale with --check, 2 unreadable).
+    Clauses(clauses::ClausesArgs),
     /// Build an implementation × case matrix (Markdown, optionally JUnit) from run reports.
     #[cfg(unix)]
     Report(report::ReportArgs),
@@ -153,6 +157,7 @@ pub fn main() -> ExitCode {
         Command::Coverage(args) => coverage::run(args),
         #[cfg(unix)]
         Command::Report(args) => report::run(args),
+        Command::Clauses(args) => clauses::run(args),
         Command::Schema => schema::run(),
     };
     ExitCode::from(code)

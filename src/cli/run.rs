@@ -248,7 +248,7 @@ pub fn run(args: RunArgs) -> u8 {
         ColorArg::Auto => ColorChoice::auto(&ProcessEnv, std::io::stdout().is_terminal()),
     };
     let mut reporter = HumanReporter::new(std::io::stdout(), color, &suite).with_trace(args.trace);
-    let started_at = crate::broker::state::unix_now_ms();
+    let started_at = crate::sys::unix_now_ms();
     let clock = Instant::now();
     let runner = match CaseRunner::start(
         Arc::clone(&target),

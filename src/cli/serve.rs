@@ -7,7 +7,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
-use crate::broker::{ConfigOverrides, LogLevel, bind, resolve_config, server};
+use crate::broker::{BoundBroker, ConfigOverrides, LogLevel, resolve_config};
 use crate::env::ProcessEnv;
 use crate::sys::euid;
 use crate::wire::DEFAULT_DRAIN_DEADLINE;
@@ -98,7 +98,7 @@ pub fn run(args: ServeArgs) -> u8 {
     };
     let socket = config.socket.clone();
     let result = runtime.block_on(async move {
-        let (listener, state) = bind(config)?;
+        let broker = BoundBroker::bind(config)?;
         // Handlers go in before "serving" is announced, so a signal sent by
         // whoever waited for that line is never lost.
         let signal_error = |source| crate::broker::BrokerError::Io {
@@ -107,22 +107,17 @@ pub fn run(args: ServeArgs) -> u8 {
         };
         let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
         let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
-        let signals = std::sync::Arc::clone(&state);
+        let signals = broker.shutdown_handle();
         tokio::spawn(async move {
             tokio::select! {
                 _ = terminate.recv() => {}
                 _ = interrupt.recv() => {}
             }
             tracing::info!("signal received: shutting down");
-            signals.begin_shutdown(DEFAULT_DRAIN_DEADLINE);
+            signals.shut_down(DEFAULT_DRAIN_DEADLINE);
         });
         tracing::info!(socket = %socket.display(), "serving");
-        server::serve(state, listener)
-            .await
-            .map_err(|source| crate::broker::BrokerError::Io {
-                what: "serving",
-                source,
-            })
+        broker.serve().await
     });
     match result {
         Ok(()) => EXIT_OK,

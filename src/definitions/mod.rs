@@ -12,6 +12,8 @@
 
 #[cfg(unix)]
 mod atomic;
+#[cfg(unix)]
+mod binary;
 mod files;
 mod isolation;
 #[cfg(unix)]
@@ -23,6 +25,8 @@ mod watch;
 
 #[cfg(unix)]
 pub use atomic::write_atomic;
+#[cfg(unix)]
+pub use binary::resolve_binary;
 pub use files::{
     DEFINITION_FILE_MODE, DirProblem, DirSource, Generation, PRIVATE_DIR_MODE,
     SERVICE_DEF_EXTENSION_V1, SERVICE_DEF_EXTENSION_V2, parse_service_def_file_name,

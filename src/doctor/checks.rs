@@ -10,9 +10,6 @@ use super::facts::{
     SocketFacts, SocketSource,
 };
 use super::{Check, Finding, Severity};
-use crate::broker::security::{
-    SocketDirProblem, SocketDirStat, SocketPathState, socket_dir_problems,
-};
 use crate::definitions::{
     DirProblem, DirSource, Generation, Isolation, definition_problems, instance_id,
     service_def_file_name,
@@ -20,6 +17,7 @@ use crate::definitions::{
 use crate::events::LogVerdict;
 use crate::inspect::hex::to_hex;
 use crate::paths::check_socket_path_len;
+use crate::policy::{SocketDirProblem, SocketDirStat, SocketPathState, socket_dir_problems};
 use crate::wire::env_vars;
 
 /// Descriptors 10 000 idle connections need, with room for the broker's own

@@ -9,8 +9,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::DoctorOptions;
-use crate::broker::launch::resolve_binary;
-use crate::broker::security::{SocketPathState, probe_socket_path};
+use crate::definitions::resolve_binary;
 use crate::definitions::{
     DirProblem, DirSource, Generation, check_definition_dir, manifest_registry_dir_with_source,
     parse_service_def_file_name, read_definition_file, resolve_service_def_dir_with_source,
@@ -18,7 +17,9 @@ use crate::definitions::{
 use crate::env::EnvSource;
 use crate::events::{LogVerdict, verify_log};
 use crate::paths::{broker_dir, default_broker_socket};
+use crate::policy::SocketPathState;
 use crate::proto::v1;
+use crate::sys::probe_socket_path;
 use crate::sys::{blake3_file, euid, fd_hard_limit, fd_limit, fd_usage};
 use crate::wire::env_vars;
 
@@ -427,7 +428,7 @@ fn examine_binary(def: &v1::ServiceDefinition) -> BinaryFacts {
     .then(|| blake3_file(path).map_err(|e| e.to_string()));
     BinaryFacts {
         entry,
-        resolved: resolve_binary(def),
+        resolved: resolve_binary(def).map_err(|e| e.to_string()),
         blake3,
     }
 }

@@ -38,12 +38,14 @@
 //! | `verify` | the reader and the verdict |
 //! | `render` | text and JSON lines for `events tail` |
 
+mod broker;
 mod chain;
 mod log;
 mod record;
 mod render;
 mod verify;
 
+pub use broker::{BrokerEvent, Death, fd_pressure_reason};
 pub use chain::{
     CHAIN_KEY, ChainProblem, GENESIS_PREV, chain_value, check_link, link, record_hash,
 };

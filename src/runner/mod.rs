@@ -3,6 +3,7 @@
 //! command template, or one already running — and reports a verdict per
 //! case and per spec clause.
 
+pub mod catalogue;
 pub mod coverage;
 pub mod expected;
 pub mod lint;

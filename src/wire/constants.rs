@@ -160,8 +160,11 @@ pub const DEFAULT_HANDOFF_READY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Drain bound of SHUTDOWN when `drain_deadline_ms` is 0 (ADM-7).
 pub const DEFAULT_DRAIN_DEADLINE: Duration = Duration::from_millis(5_000);
 
-/// Service-definition label that opts a service into handoff (LCH-6).
-pub const HANDOFF_LABEL: (&str, &str) = ("handoff", "1");
+/// The service-definition label key that opts a service into handoff (LCH-6).
+pub const HANDOFF_LABEL_KEY: &str = "handoff";
+
+/// The value of [`HANDOFF_LABEL_KEY`] that opts in (LCH-6).
+pub const HANDOFF_LABEL_VALUE: &str = "1";
 
 /// Media type of a sealed v1 cache manifest (MAN-1).
 pub const CACHE_MANIFEST_MEDIA_TYPE: &str = "application/vnd.running-process.cache-manifest.v1";

@@ -15,8 +15,11 @@ use crate::proto::v1::{ErrorCode, Refused};
 pub enum Refusal {
     /// FRM-4: the first byte is not 0x01.
     UnsupportedFramingVersion,
-    /// FRM-3 / FRM-5: a non-admin first frame over 64 KiB, or a length over 16 MiB.
+    /// FRM-3: a non-admin first frame over 64 KiB.
     HelloTooLarge,
+    /// FRM-5: a declared length over 16 MiB (the body is never read); the
+    /// reference broker answers rather than closing silently.
+    OversizeLength,
     /// FRM-7: the body is not a valid `Frame`.
     MalformedFrame,
     /// FRM-8: the stream ended before the frame was complete.
@@ -81,6 +84,7 @@ impl Refusal {
         match self {
             Self::UnsupportedFramingVersion => "FRM-4",
             Self::HelloTooLarge => "FRM-3",
+            Self::OversizeLength => "FRM-5",
             Self::MalformedFrame => "FRM-7",
             Self::IncompleteFrame => "FRM-8",
             Self::EnvelopeVersion => "HEL-1",
@@ -114,6 +118,7 @@ impl Refusal {
                 ErrorCode::ErrorVersionUnsupported
             }
             Self::HelloTooLarge
+            | Self::OversizeLength
             | Self::MalformedFrame
             | Self::IncompleteFrame
             | Self::FrameKindNotRequest
@@ -143,7 +148,7 @@ impl Refusal {
     pub fn reason(&self) -> Cow<'static, str> {
         Cow::Borrowed(match self {
             Self::UnsupportedFramingVersion => "unsupported framing version",
-            Self::HelloTooLarge => "initial Hello frame exceeds 64 KiB",
+            Self::HelloTooLarge | Self::OversizeLength => "initial Hello frame exceeds 64 KiB",
             Self::MalformedFrame => "malformed broker Frame",
             Self::IncompleteFrame => "incomplete Hello frame",
             Self::EnvelopeVersion => "frame envelope_version is not v1",

@@ -11,6 +11,7 @@
 //! checked again.
 
 mod case;
+pub mod layout;
 mod services;
 mod steps;
 mod text_format;
@@ -92,6 +93,7 @@ pub fn lint_suite(suite: &Suite, corpus: &Corpus) -> Vec<LintProblem> {
         services: suite.services.iter().map(|s| s.service.as_str()).collect(),
     };
     case_files(&ctx, &mut problems);
+    layout::suite_layout(suite, &mut problems);
     problems.0
 }
 

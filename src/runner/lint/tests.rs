@@ -173,6 +173,8 @@ fn lint(files: BTreeMap<String, String>) -> Vec<String> {
     let suite = Suite::from_files("test".into(), files).expect("suite parses");
     lint_suite(&suite, &Corpus::embedded())
         .iter()
+        // The fixtures keep one-line inline tables; layout.rs tests the width rule.
+        .filter(|p| !p.item.starts_with("line "))
         .map(ToString::to_string)
         .collect()
 }

@@ -468,6 +468,25 @@ rule = "A first byte other than 0x01 is refused."
     }
 
     #[test]
+    fn a_cited_clause_shows_its_whole_rule_as_the_catalogue_holds_it() {
+        let suite = Suite::embedded().expect("the embedded suite loads");
+        let rule = &suite.clause("LCH-2").expect("LCH-2 is catalogued").rule;
+        assert!(
+            rule.chars().count() > 500
+                && rule.ends_with("No other broker variable leaks to the backend."),
+            "the catalogue holds LCH-2 whole: {rule}"
+        );
+        let mut fail = failing();
+        fail.clauses = vec!["LCH-2".into()];
+        let reporter = HumanReporter::new(Vec::new(), ColorChoice::Never, &suite);
+        let block = reporter.case_block(&fail);
+        assert!(
+            block.contains(&format!("  clause   LCH-2 (MUST): {rule}\n")),
+            "{block}"
+        );
+    }
+
+    #[test]
     fn trace_mode_shows_a_block_for_every_case() {
         let mut pass = result("hel.ok", Level::Must, Verdict::Pass);
         pass.trace = failing().trace;

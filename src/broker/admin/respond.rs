@@ -7,114 +7,18 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::snapshot::{AdminSnapshot, BackendView, EventLogView};
 use crate::inspect::to_hex;
 use crate::proto::v1::{AdminReply, AdminRequest, AdminVerb, EventKind, LifecycleEvent};
 use crate::wire::DEFAULT_DRAIN_DEADLINE;
 use crate::wire::frames::{admin_json, admin_openmetrics, admin_text};
 
 /// `schema_version` of every JSON admin body (ADM-5).
-pub const ADMIN_SCHEMA_VERSION: u32 = 1;
-
-/// One backend as admin replies show it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackendView {
-    /// Instance id.
-    pub instance: String,
-    /// Service name.
-    pub service: String,
-    /// Service version.
-    pub version: String,
-    /// BLAKE3 of its executable.
-    pub exe_hash: [u8; 32],
-    /// `live`, `launching` or `superseded`.
-    pub state: &'static str,
-    /// Its pid, once launched.
-    pub pid: Option<u32>,
-    /// Where clients connect.
-    pub backend_pipe: Option<String>,
-    /// Where handoffs go.
-    pub handoff_pipe: Option<String>,
-    /// When it was launched.
-    pub started_at_unix_ms: Option<u64>,
-    /// Whether its process is still there.
-    pub alive: bool,
-}
-
-/// One key's launch budget (REG-3).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BudgetView {
-    /// Instance id.
-    pub instance: String,
-    /// Service name.
-    pub service: String,
-    /// Service version.
-    pub version: String,
-    /// Attempts left in the window.
-    pub remaining: u32,
-    /// Until an attempt frees up, when none is left.
-    pub retry_after_ms: Option<u64>,
-}
-
-/// The event log as admin replies show it (EVT-3).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct EventLogView {
-    /// The log file, if one is configured.
-    pub path: Option<String>,
-    /// Records appended by this broker.
-    pub records: u64,
-    /// BLAKE3 chain head.
-    pub head: Option<[u8; 32]>,
-}
-
-/// Everything admin verbs report, captured at one instant.
-#[derive(Debug, Clone, Default)]
-pub struct AdminSnapshot {
-    /// When the snapshot was taken.
-    pub generated_at_unix_ms: u64,
-    /// The broker's instance id.
-    pub broker_instance: String,
-    /// The broker's pid.
-    pub broker_pid: u32,
-    /// The broker's socket.
-    pub socket: String,
-    /// Time since start.
-    pub uptime: Duration,
-    /// Draining after SHUTDOWN.
-    pub draining: bool,
-    /// In fd-pressure demotion.
-    pub fd_pressure: bool,
-    /// Connections accepted and not yet closed.
-    pub connections_open: u64,
-    /// Connections accepted since start.
-    pub connections_total: u64,
-    /// Open descriptors and their limit.
-    pub fd_open: u64,
-    /// RLIMIT_NOFILE.
-    pub fd_limit: u64,
-    /// Backends.
-    pub backends: Vec<BackendView>,
-    /// Launch budgets.
-    pub budgets: Vec<BudgetView>,
-    /// The event log.
-    pub event_log: EventLogView,
-    /// The most recent lifecycle events, oldest first.
-    pub recent_events: Vec<LifecycleEvent>,
-    /// Effective configuration, never secrets.
-    pub config: Value,
-    /// OpenMetrics text (ADM-6).
-    pub metrics: String,
-}
-
-impl AdminSnapshot {
-    /// Whether a Hello would be served now (ADM-3, ADM-4).
-    pub fn accepting_hello(&self) -> bool {
-        !self.draining && !self.fd_pressure
-    }
-}
+pub(crate) const ADMIN_SCHEMA_VERSION: u32 = 1;
 
 /// What the server must do for an admin request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AdminResponse {
+pub(crate) enum AdminResponse {
     /// Send this reply.
     Reply(AdminReply),
     /// Send this reply, then drain and exit (ADM-7).
@@ -135,7 +39,7 @@ pub enum AdminResponse {
 }
 
 /// Answers one admin request (ADM-3…ADM-8).
-pub fn respond(request: &AdminRequest, snapshot: &AdminSnapshot) -> AdminResponse {
+pub(crate) fn respond(request: &AdminRequest, snapshot: &AdminSnapshot) -> AdminResponse {
     let Ok(verb) = AdminVerb::try_from(request.verb) else {
         return AdminResponse::Reply(unsupported());
     };
@@ -347,7 +251,7 @@ fn config_json(s: &AdminSnapshot) -> Value {
 }
 
 /// The DIAGNOSE bundle: the dump, the metrics and the recent events.
-pub fn diagnostic_bundle(s: &AdminSnapshot) -> Value {
+pub(crate) fn diagnostic_bundle(s: &AdminSnapshot) -> Value {
     with_header(
         s,
         "diagnose-bundle",
@@ -359,7 +263,7 @@ pub fn diagnostic_bundle(s: &AdminSnapshot) -> Value {
 }
 
 /// The DIAGNOSE reply once the bundle was (or was not) written (ADM-5).
-pub fn diagnose_reply(
+pub(crate) fn diagnose_reply(
     s: &AdminSnapshot,
     output_path: Option<&Path>,
     written: Result<(), String>,

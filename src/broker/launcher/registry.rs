@@ -10,9 +10,46 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use super::decide::BackendKey;
+use super::error::LaunchError;
 use crate::sys::{ProcessHandle, process_running, process_start_time};
 use crate::wire::{SPAWN_BUDGET_ATTEMPTS, SPAWN_BUDGET_WINDOW};
+
+/// What identifies one backend (§7): instance, service, wanted version and
+/// the BLAKE3 of the executable file, so a rebuilt binary is a new key (REG-1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BackendKey {
+    /// The instance id (§7.1).
+    pub instance: String,
+    /// The service name.
+    pub service: String,
+    /// The wanted version.
+    pub version: String,
+    /// BLAKE3 of the backend executable.
+    pub exe_hash: [u8; 32],
+}
+
+impl BackendKey {
+    /// The same backend slot ignoring the build: used to find superseded
+    /// backends (REG-5).
+    pub fn same_slot(&self, other: &Self) -> bool {
+        self.instance == other.instance
+            && self.service == other.service
+            && self.version == other.version
+    }
+}
+
+impl std::fmt::Display for BackendKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}@{} (blake3 {})",
+            self.instance,
+            self.service,
+            self.version,
+            crate::inspect::to_hex(&self.exe_hash[..6])
+        )
+    }
+}
 
 /// A backend that passed its identity probe and serves clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +87,7 @@ impl LiveBackend {
 }
 
 /// The outcome of a launch, shared with every Hello waiting on it.
-pub type LaunchOutcome = Result<Arc<LiveBackend>, String>;
+pub type LaunchOutcome = Result<Arc<LiveBackend>, Arc<LaunchError>>;
 
 /// Failed launch attempts of one key within the sliding window (REG-3).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -126,8 +163,8 @@ impl LaunchWaiter {
         match self.0.wait_for(Option::is_some).await {
             Ok(outcome) => outcome
                 .clone()
-                .unwrap_or_else(|| Err("launch ended without an outcome".into())),
-            Err(_) => Err("the launching connection went away".into()),
+                .unwrap_or_else(|| Err(Arc::new(LaunchError::Abandoned))),
+            Err(_) => Err(Arc::new(LaunchError::Abandoned)),
         }
     }
 }
@@ -141,19 +178,14 @@ pub struct LaunchTicket {
 }
 
 impl LaunchTicket {
-    /// The key to launch.
-    pub fn key(&self) -> &BackendKey {
-        &self.key
-    }
-
     /// Records the outcome, wakes every waiter and returns what superseded
     /// backends were retired (REG-5).
     pub fn finish(
         mut self,
-        outcome: Result<LiveBackend, String>,
+        outcome: Result<LiveBackend, LaunchError>,
         now: Instant,
     ) -> (LaunchOutcome, Vec<Arc<LiveBackend>>) {
-        let outcome = outcome.map(Arc::new);
+        let outcome = outcome.map(Arc::new).map_err(Arc::new);
         let retired = self.registry.settle(&self.key, &outcome, now);
         if let Some(sender) = self.sender.take() {
             sender.send_replace(Some(outcome.clone()));
@@ -165,7 +197,7 @@ impl LaunchTicket {
 impl Drop for LaunchTicket {
     fn drop(&mut self) {
         if let Some(sender) = self.sender.take() {
-            let outcome = Err("launch abandoned".to_owned());
+            let outcome = Err(Arc::new(LaunchError::Abandoned));
             self.registry.settle(&self.key, &outcome, Instant::now());
             sender.send_replace(Some(outcome));
         }
@@ -181,13 +213,22 @@ pub enum SlotState {
     Launching,
 }
 
+/// One key's launch budget at an instant (REG-3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetState {
+    /// Attempts left in the window.
+    pub remaining: u32,
+    /// Until an attempt frees up, when none is left.
+    pub retry_after: Option<Duration>,
+}
+
 /// A point-in-time view of the registry for admin replies and metrics.
 #[derive(Debug, Clone, Default)]
 pub struct RegistrySnapshot {
     /// Every slot.
     pub slots: BTreeMap<BackendKey, SlotState>,
-    /// Launch attempts left per key that has a budget entry.
-    pub budgets: BTreeMap<BackendKey, (u32, Option<Duration>)>,
+    /// Launch budgets per key that has an entry (REG-3).
+    pub budgets: BTreeMap<BackendKey, BudgetState>,
     /// Backends retired by newer builds, still running for their clients.
     pub superseded: Vec<Arc<LiveBackend>>,
 }
@@ -317,15 +358,6 @@ impl Registry {
         all
     }
 
-    /// True while any launch is in flight (drain waits for them).
-    pub fn launches_in_flight(&self) -> usize {
-        self.lock()
-            .slots
-            .values()
-            .filter(|s| matches!(s, Slot::Launching(_)))
-            .count()
-    }
-
     /// A view for admin replies (ADM-10 real figures).
     pub fn snapshot(&self, now: Instant) -> RegistrySnapshot {
         let mut inner = self.lock();
@@ -343,7 +375,13 @@ impl Registry {
         let budgets = inner
             .budgets
             .iter_mut()
-            .map(|(k, b)| (k.clone(), (b.remaining(now), b.exhausted_for(now))))
+            .map(|(k, b)| {
+                let state = BudgetState {
+                    remaining: b.remaining(now),
+                    retry_after: b.exhausted_for(now),
+                };
+                (k.clone(), state)
+            })
             .collect();
         RegistrySnapshot {
             slots,
@@ -412,7 +450,9 @@ mod tests {
         };
         let waiting = tokio::spawn(waiter.outcome());
         let _ = ticket.finish(Ok(this_process(&k)), Instant::now());
-        let outcome = waiting.await.unwrap_or_else(|e| Err(e.to_string()));
+        let outcome = waiting
+            .await
+            .unwrap_or_else(|e| panic!("the waiter panicked: {e}"));
         assert!(outcome.is_ok_and(|b| b.pid == std::process::id()));
         assert!(
             matches!(registry.acquire(&k, Instant::now()), Acquire::Ready(_)),
@@ -429,7 +469,7 @@ mod tests {
             let Acquire::Launch(ticket) = registry.acquire(&k, now) else {
                 panic!("launch")
             };
-            let _ = ticket.finish(Err("probe failed".into()), now);
+            let _ = ticket.finish(Err(LaunchError::ProbeTimeout { budget_ms: 500 }), now);
         }
         let Acquire::Launch(ticket) = registry.acquire(&k, now) else {
             panic!("launch")

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::net::UnixStream;
 use tokio::time::{Instant, timeout_at};
 
+use super::error::LaunchError;
 use crate::proto::v1::DaemonProcess;
 use crate::sys::{blake3_file, process_exe, process_exists, random_bytes};
 use crate::wire::frames::{decode_probe_response, probe_request};
@@ -16,19 +17,19 @@ use crate::wire::{EXE_HASH_ALGORITHM, EXE_HASH_LEN, IDENTITY_PROBE_NONCE_LEN, MA
 
 /// What a launched backend must report about itself (PRB-3).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpectedIdentity {
+pub(crate) struct ExpectedIdentity {
     /// The spawned child's pid.
-    pub pid: u32,
+    pub(crate) pid: u32,
     /// The canonical binary path.
-    pub exe_path: PathBuf,
+    pub(crate) exe_path: PathBuf,
     /// BLAKE3 of the binary.
-    pub exe_hash: [u8; 32],
+    pub(crate) exe_hash: [u8; 32],
     /// This machine's boot id.
-    pub boot_id: String,
+    pub(crate) boot_id: String,
     /// The instance id (the endpoint namespace).
-    pub namespace_id: String,
+    pub(crate) namespace_id: String,
     /// The allocated backend socket.
-    pub endpoint_path: PathBuf,
+    pub(crate) endpoint_path: PathBuf,
 }
 
 /// Wait between connect attempts while a self-binding backend starts.
@@ -37,25 +38,26 @@ const CONNECT_RETRY: Duration = Duration::from_millis(5);
 /// PRB-1…PRB-5 within `budget` (500 ms by PRB-4): connect, send a fresh
 /// nonce, read the reply, compare the claimed identity, then check the
 /// process itself. Returns what failed.
-pub async fn probe_backend(
+pub(crate) async fn probe_backend(
     pipe: &Path,
     expected: &ExpectedIdentity,
     budget: Duration,
-) -> Result<(), String> {
+) -> Result<(), LaunchError> {
     let deadline = Instant::now() + budget;
     let claimed = timeout_at(deadline, exchange(pipe, deadline))
         .await
-        .map_err(|_| {
-            format!(
-                "identity probe timed out after {} ms (PRB-4)",
-                budget.as_millis()
-            )
+        .map_err(|_| LaunchError::ProbeTimeout {
+            budget_ms: u64::try_from(budget.as_millis()).unwrap_or(u64::MAX),
         })??;
     compare(&claimed, expected)?;
     check_process(expected)
 }
 
-async fn connect(pipe: &Path, deadline: Instant) -> Result<UnixStream, String> {
+async fn connect(pipe: &Path, deadline: Instant) -> Result<UnixStream, LaunchError> {
+    let failed = |source| LaunchError::ProbeConnect {
+        path: pipe.to_path_buf(),
+        source,
+    };
     loop {
         match UnixStream::connect(pipe).await {
             Ok(stream) => return Ok(stream),
@@ -67,46 +69,42 @@ async fn connect(pipe: &Path, deadline: Instant) -> Result<UnixStream, String> {
                 ) =>
             {
                 if Instant::now() + CONNECT_RETRY >= deadline {
-                    return Err(format!(
-                        "identity probe could not connect to {}: {e}",
-                        pipe.display()
-                    ));
+                    return Err(failed(e));
                 }
                 tokio::time::sleep(CONNECT_RETRY).await;
             }
-            Err(e) => {
-                return Err(format!(
-                    "identity probe could not connect to {}: {e}",
-                    pipe.display()
-                ));
-            }
+            Err(e) => return Err(failed(e)),
         }
     }
 }
 
-async fn exchange(pipe: &Path, deadline: Instant) -> Result<DaemonProcess, String> {
+async fn exchange(pipe: &Path, deadline: Instant) -> Result<DaemonProcess, LaunchError> {
     let mut stream = connect(pipe, deadline).await?;
     let nonce: [u8; IDENTITY_PROBE_NONCE_LEN] =
-        random_bytes().map_err(|e| format!("no randomness for the probe nonce: {e}"))?;
+        random_bytes().map_err(|e| LaunchError::exchange("nonce", e.into()))?;
     write_frame(&mut stream, &probe_request(&nonce))
         .await
-        .map_err(|e| format!("identity probe write failed: {e}"))?;
+        .map_err(|e| LaunchError::exchange("write", e))?;
     let reply = read_frame(&mut stream, MAX_FRAME_BYTES)
         .await
-        .map_err(|e| format!("identity probe read failed: {e}"))?;
-    decode_probe_response(&reply, &nonce)
-        .map_err(|e| format!("identity probe reply rejected: {e} (PRB-2)"))
+        .map_err(|e| LaunchError::exchange("read", e))?;
+    Ok(decode_probe_response(&reply, &nonce)?)
 }
 
 /// PRB-3: the claimed identity against the expected one, field by field.
-pub fn compare(claimed: &DaemonProcess, expected: &ExpectedIdentity) -> Result<(), String> {
-    let mismatch = |field: &str, got: &dyn std::fmt::Debug, want: &dyn std::fmt::Debug| {
-        Err(format!(
-            "identity probe: {field} is {got:?}, expected {want:?} (PRB-3)"
-        ))
+pub(crate) fn compare(
+    claimed: &DaemonProcess,
+    expected: &ExpectedIdentity,
+) -> Result<(), LaunchError> {
+    let mismatch = |field: &'static str, got: &dyn std::fmt::Debug, want: &dyn std::fmt::Debug| {
+        Err(LaunchError::IdentityMismatch {
+            field,
+            claimed: format!("{got:?}"),
+            expected: format!("{want:?}"),
+        })
     };
     let Some(endpoint) = &claimed.ipc_endpoint else {
-        return Err("identity probe: ipc_endpoint is not set (PRB-3)".into());
+        return mismatch("ipc_endpoint", &"not set", &"set");
     };
     if claimed.exe_hash_algorithm != EXE_HASH_ALGORITHM {
         return mismatch(
@@ -126,7 +124,11 @@ pub fn compare(claimed: &DaemonProcess, expected: &ExpectedIdentity) -> Result<(
         return mismatch("exe_path", &claimed.exe_path, &want_exe);
     }
     if claimed.exe_hash.as_ref() != expected.exe_hash {
-        return Err("identity probe: exe_hash does not match BLAKE3 of the binary (PRB-3)".into());
+        return mismatch(
+            "exe_hash",
+            &crate::inspect::to_hex(&claimed.exe_hash),
+            &crate::inspect::to_hex(&expected.exe_hash),
+        );
     }
     if claimed.boot_id != expected.boot_id {
         return mismatch("boot_id", &claimed.boot_id, &expected.boot_id);
@@ -147,27 +149,32 @@ pub fn compare(claimed: &DaemonProcess, expected: &ExpectedIdentity) -> Result<(
 
 /// PRB-5: the process itself — it exists, `/proc/<pid>/exe` canonicalizes
 /// to the binary, and that file hashes to the expected digest.
-pub fn check_process(expected: &ExpectedIdentity) -> Result<(), String> {
+pub(crate) fn check_process(expected: &ExpectedIdentity) -> Result<(), LaunchError> {
+    let failed = |detail: String| Err(LaunchError::Process { detail });
     if expected.pid == 0 || !process_exists(expected.pid) {
-        return Err(format!("process {} does not exist (PRB-5)", expected.pid));
+        return failed(format!("process {} does not exist", expected.pid));
     }
-    let exe = process_exe(expected.pid)
-        .map_err(|e| format!("/proc/{}/exe: {e} (PRB-5)", expected.pid))?;
+    let exe = match process_exe(expected.pid) {
+        Ok(exe) => exe,
+        Err(e) => return failed(format!("/proc/{}/exe: {e}", expected.pid)),
+    };
     if exe != expected.exe_path {
-        return Err(format!(
-            "/proc/{}/exe is {}, expected {} (PRB-5)",
+        return failed(format!(
+            "/proc/{}/exe is {}, expected {}",
             expected.pid,
             exe.display(),
             expected.exe_path.display()
         ));
     }
-    let hash = blake3_file(Path::new(&format!("/proc/{}/exe", expected.pid)))
-        .map_err(|e| format!("hashing /proc/{}/exe: {e} (PRB-5)", expected.pid))?;
-    if hash != expected.exe_hash {
-        return Err(format!(
-            "/proc/{}/exe does not hash to the expected BLAKE3 (PRB-5)",
-            expected.pid
-        ));
+    match blake3_file(Path::new(&format!("/proc/{}/exe", expected.pid))) {
+        Ok(hash) if hash == expected.exe_hash => {}
+        Ok(_) => {
+            return failed(format!(
+                "/proc/{}/exe does not hash to the expected BLAKE3",
+                expected.pid
+            ));
+        }
+        Err(e) => return failed(format!("hashing /proc/{}/exe: {e}", expected.pid)),
     }
     Ok(())
 }
@@ -192,21 +199,21 @@ mod tests {
     /// PRB-5: the process itself is checked, not only what it claims.
     #[test]
     fn process_checks_catch_a_wrong_path_a_wrong_hash_and_a_missing_process() {
-        assert_eq!(check_process(&this_process()), Ok(()));
+        assert!(check_process(&this_process()).is_ok());
         let wrong_path = ExpectedIdentity {
             exe_path: "/bin/true".into(),
             ..this_process()
         };
-        assert!(check_process(&wrong_path).is_err_and(|e| e.contains("/proc/")));
+        assert!(check_process(&wrong_path).is_err_and(|e| e.to_string().contains("/proc/")));
         let wrong_hash = ExpectedIdentity {
             exe_hash: [0; 32],
             ..this_process()
         };
-        assert!(check_process(&wrong_hash).is_err_and(|e| e.contains("BLAKE3")));
+        assert!(check_process(&wrong_hash).is_err_and(|e| e.to_string().contains("BLAKE3")));
         let gone = ExpectedIdentity {
             pid: 0,
             ..this_process()
         };
-        assert!(check_process(&gone).is_err_and(|e| e.contains("does not exist")));
+        assert!(check_process(&gone).is_err_and(|e| e.to_string().contains("does not exist")));
     }
 }

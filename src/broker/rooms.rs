@@ -1,0 +1,54 @@
+//! The broker's rooms, assembled once at startup. Each room holds only its
+//! own state and takes narrow handles to the others it needs (the launcher
+//! the event sink and metrics, fd pressure the event sink); this struct
+//! just keeps them together for the shells — the accept threads, the
+//! connection loop and the serve loop.
+
+use std::sync::Arc;
+
+use super::admin::AdminSources;
+use super::config::BrokerConfig;
+use super::event_sink::EventSink;
+use super::fd_pressure::FdPressure;
+use super::handoff::HandoffTokens;
+use super::hello::HelloPolicy;
+use super::launcher::Launcher;
+use super::lifecycle::Lifecycle;
+use super::metrics::Metrics;
+use crate::definitions::ServiceDefinitionLoader;
+
+/// One broker's rooms.
+pub(crate) struct Rooms {
+    /// Resolved configuration.
+    pub(crate) config: BrokerConfig,
+    /// What the Hello machine needs of the configuration (SEC-1, HEL-12).
+    pub(crate) policy: HelloPolicy,
+    /// Service definitions, re-read on every Hello (SVC-2).
+    pub(crate) loader: ServiceDefinitionLoader,
+    /// Backends: registry, launches, probes, reaping.
+    pub(crate) launcher: Arc<Launcher>,
+    /// The lifecycle event log (EVT-2).
+    pub(crate) events: Arc<EventSink>,
+    /// Counters and histograms (ADM-6).
+    pub(crate) metrics: Arc<Metrics>,
+    /// Connection counts, ids, drain.
+    pub(crate) lifecycle: Arc<Lifecycle>,
+    /// ENV-3 demotion.
+    pub(crate) fd_pressure: FdPressure,
+    /// One-time handoff tokens (HOF-7).
+    pub(crate) tokens: HandoffTokens,
+}
+
+impl Rooms {
+    /// What an admin snapshot reads.
+    pub(crate) fn admin_sources(&self) -> AdminSources<'_> {
+        AdminSources {
+            config: &self.config,
+            registry: self.launcher.registry(),
+            lifecycle: &self.lifecycle,
+            fd_pressure: &self.fd_pressure,
+            events: &self.events,
+            metrics: &self.metrics,
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! The clause catalogue (`conformance/clauses.toml`) comes from the spec:
+//! id, level and the whole rule text of every clause-table row of
+//! `v1-protocol.md`, plus what only the suite says (`observable`, `why`),
+//! kept from the catalogue being regenerated. Pure: text in, text out;
+//! `broker-conformance clauses` reads and writes the files.
+
+mod render;
+mod spec;
+
+pub use render::render_catalogue;
+pub use spec::{SpecClause, SpecError, spec_clauses};
+
+use crate::runner::model::ClauseInfo;
+
+/// A catalogue regenerated from the spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Regenerated {
+    /// The clauses, in the spec's order.
+    pub clauses: Vec<ClauseInfo>,
+    /// Ids the spec has and the old catalogue had not.
+    pub added: Vec<String>,
+    /// Ids the old catalogue had and the spec has not (their `why` is lost).
+    pub dropped: Vec<String>,
+}
+
+/// The catalogue for `spec`'s clauses, keeping `observable` and `why` of
+/// the clauses `old` already holds (a new clause is observable).
+pub fn regenerate(spec: &[SpecClause], old: &[ClauseInfo]) -> Regenerated {
+    let known = |id: &str| old.iter().find(|c| c.id == id);
+    let clauses = spec
+        .iter()
+        .map(|s| {
+            let kept = known(&s.id);
+            ClauseInfo {
+                id: s.id.clone(),
+                level: s.level,
+                rule: s.rule.clone(),
+                observable: kept.is_none_or(|c| c.observable),
+                why: kept.and_then(|c| c.why.clone()),
+            }
+        })
+        .collect();
+    let added = spec
+        .iter()
+        .filter(|s| known(&s.id).is_none())
+        .map(|s| s.id.clone())
+        .collect();
+    let dropped = old
+        .iter()
+        .filter(|c| !spec.iter().any(|s| s.id == c.id))
+        .map(|c| c.id.clone())
+        .collect();
+    Regenerated {
+        clauses,
+        added,
+        dropped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::model::Level;
+
+    fn spec_clause(id: &str, level: Level, rule: &str) -> SpecClause {
+        SpecClause {
+            id: id.to_owned(),
+            level,
+            rule: rule.to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_spec_gives_id_level_and_rule_and_the_suite_keeps_observable_and_why() {
+        let old = [
+            ClauseInfo {
+                id: "FRM-12".into(),
+                level: Level::Must,
+                rule: "shortened...".into(),
+                observable: false,
+                why: Some("internal".into()),
+            },
+            ClauseInfo {
+                id: "OLD-1".into(),
+                level: Level::Must,
+                rule: "withdrawn".into(),
+                observable: true,
+                why: None,
+            },
+        ];
+        let spec = [
+            spec_clause("FRM-13", Level::Should, "new"),
+            spec_clause("FRM-12", Level::Ref, "the whole rule"),
+        ];
+        let got = regenerate(&spec, &old);
+        assert_eq!(
+            got.clauses,
+            [
+                ClauseInfo {
+                    id: "FRM-13".into(),
+                    level: Level::Should,
+                    rule: "new".into(),
+                    observable: true,
+                    why: None,
+                },
+                ClauseInfo {
+                    id: "FRM-12".into(),
+                    level: Level::Ref,
+                    rule: "the whole rule".into(),
+                    observable: false,
+                    why: Some("internal".into()),
+                },
+            ]
+        );
+        assert_eq!(got.added, ["FRM-13"]);
+        assert_eq!(got.dropped, ["OLD-1"]);
+    }
+}
