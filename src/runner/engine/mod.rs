@@ -2,8 +2,8 @@
 //! captured values and the verdict rules of each level. The shell reads
 //! and acts; [`crate::runner::judge`] decides.
 //!
-//! By step family: [`wire`] (connections, sends, replies), [`backend`]
-//! (fake backends, parallel Hellos), [`broker`] (the broker's files,
+//! By step family: `wire` (connections, sends, replies), `backend`
+//! (fake backends, parallel Hellos), `broker` (the broker's files,
 //! process and event log).
 
 mod backend;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::{Binding, Failure, Judgement};
 use crate::fake_backend::Record;
 use crate::runner::matching::{Actual, Captures};
-use crate::runner::model::{Checks, ProbeField, RecordsSpec};
+use crate::runner::model::{Matcher, RecordsSpec};
 
 /// Judges the records of every backend process of `spec.service`
 /// (pid → its records, as the provisioner reads them). `Err` when a check
@@ -60,36 +60,15 @@ pub fn judge_records(
             out.check(what, count(n), expected, binding, captures);
         }
     }
-    if !spec.probe.is_empty() {
-        let Some(Record::Probe {
-            request_id,
-            nonce_len,
-            request_id_from_nonce,
-            ..
-        }) = probes.first()
-        else {
-            return Err(Failure::new(format!(
-                "the backend of {} recorded no identity probe",
-                spec.service
-            )));
-        };
-        for (field, expected) in &spec.probe {
-            let (name, actual) = match field {
-                ProbeField::RequestId => ("request_id", Actual::Int(i128::from(*request_id))),
-                ProbeField::NonceLen => ("nonce_len", Actual::Int(*nonce_len as i128)),
-                ProbeField::RequestIdFromNonce => (
-                    "request_id_from_nonce",
-                    Actual::Bool(*request_id_from_nonce),
-                ),
-            };
-            out.check(
-                &format!("probe.{name}"),
-                Ok(actual),
-                expected,
-                Binding::Must,
-                captures,
-            );
-        }
+    let probe_checks = spec.probe.iter().map(|(f, m)| (f.name(), m));
+    if let Some(probe) = first(&probes, probe_checks.len(), "identity probe", spec)? {
+        check_fields(
+            &mut out,
+            "probe",
+            &probe_fields(probe),
+            probe_checks,
+            captures,
+        );
     }
     if spec.listener.is_some() || !spec.env.is_empty() || spec.env_only.is_some() {
         let Some(Record::Started {
@@ -132,62 +111,103 @@ pub fn judge_records(
             }
         }
     }
-    if !spec.offer.is_empty() {
-        let Some(Record::HandoffOffer {
-            token,
-            correlation_id,
-            request_id,
-            service,
-            with_fd,
-            explicit_handle,
-        }) = offers.first()
-        else {
-            return Err(Failure::new(format!(
-                "the backend of {} recorded no handoff offer",
-                spec.service
-            )));
-        };
-        let fields = BTreeMap::from([
-            (
-                "token",
-                Actual::Bytes(crate::inspect::parse_hex(token).unwrap_or_default()),
-            ),
-            ("correlation_id", Actual::Int(i128::from(*correlation_id))),
-            ("request_id", Actual::Int(i128::from(*request_id))),
-            ("service", Actual::Str(service.clone())),
-            ("with_fd", Actual::Bool(*with_fd)),
-            ("explicit_handle", Actual::Bool(*explicit_handle)),
-            (
-                "request_id_is_correlation_id",
-                Actual::Bool(request_id == correlation_id),
-            ),
-        ]);
-        check_fields(&mut out, "offer", &fields, &spec.offer, captures);
+    let offer_checks = spec.offer.iter().map(|(f, m)| (f.as_str(), m));
+    if let Some(offer) = first(&offers, offer_checks.len(), "handoff offer", spec)? {
+        check_fields(
+            &mut out,
+            "offer",
+            &offer_fields(offer),
+            offer_checks,
+            captures,
+        );
     }
     Ok(out)
 }
 
+/// The first of `records` when `checks` fields are checked on it; `Err`
+/// naming the missing `what` when there is none.
+fn first<'r>(
+    records: &[&'r Record],
+    checks: usize,
+    what: &str,
+    spec: &RecordsSpec,
+) -> Result<Option<&'r Record>, Failure> {
+    if checks == 0 {
+        return Ok(None);
+    }
+    match records.first() {
+        Some(record) => Ok(Some(record)),
+        None => Err(Failure::new(format!(
+            "the backend of {} recorded no {what}",
+            spec.service
+        ))),
+    }
+}
+
+/// A probe record's checkable fields (PRB-1).
+fn probe_fields(record: &Record) -> BTreeMap<&'static str, Actual> {
+    let Record::Probe {
+        request_id,
+        nonce_len,
+        request_id_from_nonce,
+        ..
+    } = record
+    else {
+        return BTreeMap::new();
+    };
+    BTreeMap::from([
+        ("request_id", Actual::Int(i128::from(*request_id))),
+        ("nonce_len", Actual::Int(*nonce_len as i128)),
+        (
+            "request_id_from_nonce",
+            Actual::Bool(*request_id_from_nonce),
+        ),
+    ])
+}
+
+/// A handoff offer record's checkable fields (HOF-2, HOF-3).
+fn offer_fields(record: &Record) -> BTreeMap<&'static str, Actual> {
+    let Record::HandoffOffer {
+        token,
+        correlation_id,
+        request_id,
+        service,
+        with_fd,
+        explicit_handle,
+    } = record
+    else {
+        return BTreeMap::new();
+    };
+    BTreeMap::from([
+        (
+            "token",
+            Actual::Bytes(crate::inspect::parse_hex(token).unwrap_or_default()),
+        ),
+        ("correlation_id", Actual::Int(i128::from(*correlation_id))),
+        ("request_id", Actual::Int(i128::from(*request_id))),
+        ("service", Actual::Str(service.clone())),
+        ("with_fd", Actual::Bool(*with_fd)),
+        ("explicit_handle", Actual::Bool(*explicit_handle)),
+        (
+            "request_id_is_correlation_id",
+            Actual::Bool(request_id == correlation_id),
+        ),
+    ])
+}
+
 /// Checks each expected field against a recorded one (absent when the
 /// record has no such field), noting misses as `what.field`.
-fn check_fields(
+fn check_fields<'c>(
     out: &mut Judgement,
     what: &str,
     fields: &BTreeMap<&str, Actual>,
-    expected: &Checks,
+    checks: impl Iterator<Item = (&'c str, &'c Matcher)>,
     captures: &Captures,
 ) {
-    for (field, expected) in expected {
-        let actual = fields
-            .get(field.as_str())
-            .cloned()
-            .unwrap_or(Actual::Absent);
-        out.check(
-            &format!("{what}.{field}"),
-            Ok(actual),
-            expected,
-            Binding::Must,
-            captures,
-        );
+    for (field, expected) in checks {
+        let actual = fields.get(field).cloned().unwrap_or(Actual::Absent);
+        let what = format!("{what}.{field}");
+        out.check(&what, Ok(actual), expected, Binding::Must, captures);
     }
 }
 

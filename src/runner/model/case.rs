@@ -536,6 +536,17 @@ pub enum ProbeField {
     RequestIdFromNonce,
 }
 
+impl ProbeField {
+    /// The field's name in the case file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NonceLen => "nonce_len",
+            Self::RequestId => "request_id",
+            Self::RequestIdFromNonce => "request_id_from_nonce",
+        }
+    }
+}
+
 /// Concurrent Hellos for one key (REG-3, HEL-17).
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
