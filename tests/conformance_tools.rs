@@ -83,17 +83,39 @@ fn lint_passes_a_clean_suite() {
 fn lint_prints_one_line_per_problem_and_exits_1() {
     let bad = FRM_CASE
         .replace("[\"FRM-4\"]", "[\"FRM-99\"]")
-        .replace("refused\"", "rejected\"");
+        .replace("v1/wire_hello_minimal", "v1/no_such_golden");
     let dir = suite_dir(&[("frm.toml", &bad)]);
     let (code, stdout, _) = cli(&["lint", "--dir", arg(dir.path())]);
     assert_eq!(code, Some(1), "{stdout}");
     let file = dir.path().join("cases/frm.toml");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "{}: frm.bad-first-byte: cites FRM-99, which is not in clauses.toml",
+            file.display()
+        )
+    );
+    let golden = format!(
+        "{}: frm.bad-first-byte: step 1: golden: no golden named \"v1/no_such_golden\"",
+        file.display()
+    );
+    assert!(lines[1].starts_with(&golden), "{stdout}");
+}
+
+#[test]
+fn lint_reports_a_malformed_step_with_its_case_step_and_field() {
+    let bad = FRM_CASE.replace("refused\"", "rejected\"");
+    let dir = suite_dir(&[("frm.toml", &bad)]);
+    let (code, stdout, _) = cli(&["lint", "--dir", arg(dir.path())]);
+    assert_eq!(code, Some(1), "{stdout}");
     assert_eq!(
         stdout,
         format!(
-            "{f}: frm.bad-first-byte: cites FRM-99, which is not in clauses.toml\n\
-             {f}: frm.bad-first-byte: step 2: expect_reply.result \"rejected\" must be \"negotiated\" or \"refused\"\n",
-            f = file.display()
+            "{}: -: line 12: case frm.bad-first-byte: step 2: expect_reply.result: \
+             unknown variant `rejected`, expected `negotiated` or `refused`\n",
+            dir.path().join("cases/frm.toml").display()
         )
     );
 }

@@ -23,6 +23,7 @@ mod raw_server;
 mod report;
 #[cfg(unix)]
 mod run;
+mod schema;
 #[cfg(unix)]
 mod serve;
 #[cfg(unix)]
@@ -100,6 +101,8 @@ enum Command {
     /// Build an implementation × case matrix (Markdown, optionally JUnit) from run reports.
     #[cfg(unix)]
     Report(report::ReportArgs),
+    /// Print the JSON Schema of a case file (for an editor's TOML language server).
+    Schema,
 }
 
 /// The broker socket to talk to: `--socket`, else this user's shared
@@ -155,6 +158,7 @@ pub fn main() -> ExitCode {
         #[cfg(unix)]
         Command::Report(args) => report::run(args),
         Command::Clauses(args) => clauses::run(args),
+        Command::Schema => schema::run(),
     };
     ExitCode::from(code)
 }

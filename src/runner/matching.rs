@@ -7,7 +7,8 @@ use std::fmt;
 
 use prost_reflect::{DynamicMessage, Kind, ReflectMessage, Value};
 
-use crate::inspect::{parse_hex, to_hex};
+use super::model::{Literal, Matcher};
+use crate::inspect::to_hex;
 
 /// A value read from a reply, in a form matchers understand.
 #[derive(Debug, Clone, PartialEq)]
@@ -178,33 +179,45 @@ fn from_json(value: &serde_json::Value) -> Actual {
     }
 }
 
-/// How one expectation came out.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// Met.
-    Met,
-    /// Not met; why.
-    Failed(String),
-    /// A `ref` expectation not met: binding only on the reference broker.
-    RefOnly(String),
+/// Values captured by earlier steps, by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Captures(BTreeMap<String, Actual>);
+
+impl Captures {
+    /// The value captured as `name`.
+    pub fn get(&self, name: &str) -> Option<&Actual> {
+        self.0.get(name)
+    }
+
+    /// Remembers `value` as `name`, replacing an earlier one.
+    pub fn insert(&mut self, name: impl Into<String>, value: Actual) {
+        self.0.insert(name.into(), value);
+    }
+
+    /// Takes over every value of `other`.
+    pub fn extend(&mut self, other: Captures) {
+        self.0.extend(other.0);
+    }
 }
 
-/// Matching context: values captured by earlier steps.
-#[derive(Debug, Clone, Default)]
-pub struct Captures(pub BTreeMap<String, Actual>);
+impl<K: Into<String>> FromIterator<(K, Actual)> for Captures {
+    fn from_iter<I: IntoIterator<Item = (K, Actual)>>(iter: I) -> Self {
+        Self(iter.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+}
 
-fn literal_equals(actual: &Actual, expected: &toml::Value) -> Result<bool, String> {
+fn literal_equals(actual: &Actual, expected: &Literal) -> Result<bool, String> {
     Ok(match (actual, expected) {
-        (Actual::Enum { name, .. }, toml::Value::String(s)) => name.as_deref() == Some(s.as_str()),
-        (Actual::Enum { number, .. }, toml::Value::Integer(i)) => i64::from(*number) == *i,
-        (Actual::Str(a), toml::Value::String(s)) => a == s,
-        (Actual::Bytes(a), toml::Value::String(s)) => a.as_slice() == s.as_bytes(),
-        (Actual::Int(a), toml::Value::Integer(i)) => *a == i128::from(*i),
-        (Actual::Int(a), toml::Value::String(s)) => parse_int(s).is_some_and(|v| v == *a),
-        (Actual::Float(a), toml::Value::Float(f)) => a == f,
-        (Actual::Float(a), toml::Value::Integer(i)) => *a == *i as f64,
-        (Actual::Bool(a), toml::Value::Boolean(b)) => a == b,
-        (Actual::List(items), toml::Value::Array(expected)) => {
+        (Actual::Enum { name, .. }, Literal::Str(s)) => name.as_deref() == Some(s.as_str()),
+        (Actual::Enum { number, .. }, Literal::Int(i)) => i64::from(*number) == *i,
+        (Actual::Str(a), Literal::Str(s)) => a == s,
+        (Actual::Bytes(a), Literal::Str(s)) => a.as_slice() == s.as_bytes(),
+        (Actual::Int(a), Literal::Int(i)) => *a == i128::from(*i),
+        (Actual::Int(a), Literal::Str(s)) => parse_int(s).is_some_and(|v| v == *a),
+        (Actual::Float(a), Literal::Float(f)) => a == f,
+        (Actual::Float(a), Literal::Int(i)) => *a == *i as f64,
+        (Actual::Bool(a), Literal::Bool(b)) => a == b,
+        (Actual::List(items), Literal::List(expected)) => {
             items.len() == expected.len()
                 && items
                     .iter()
@@ -252,185 +265,114 @@ fn length(actual: &Actual) -> Option<usize> {
     }
 }
 
-fn number(v: &toml::Value) -> Option<f64> {
-    match v {
-        toml::Value::Integer(i) => Some(*i as f64),
-        toml::Value::Float(f) => Some(*f),
-        toml::Value::String(s) => parse_int(s).map(|i| i as f64),
+/// Text a string matcher looks into: a string, or bytes read as UTF-8.
+fn text_of(actual: &Actual) -> Option<std::borrow::Cow<'_, str>> {
+    match actual {
+        Actual::Str(s) => Some(s.as_str().into()),
+        Actual::Bytes(b) => Some(String::from_utf8_lossy(b)),
         _ => None,
     }
 }
 
-/// Checks `actual` against `expected` (a literal or a one-matcher table).
-pub fn check(actual: &Actual, expected: &toml::Value, captures: &Captures) -> Outcome {
-    let fail = |why: String| Outcome::Failed(why);
-    let toml::Value::Table(table) = expected else {
-        return match literal_equals(actual, expected) {
-            Ok(true) => Outcome::Met,
-            Ok(false) => fail(format!("expected {}, got {actual}", show(expected))),
-            Err(e) => fail(e),
-        };
-    };
-    let (min, max) = (table.get("min"), table.get("max"));
-    if min.is_some() || max.is_some() {
-        let Some(value) = as_number(actual) else {
-            return fail(format!("expected a number, got {actual}"));
-        };
-        let low = min.and_then(number).unwrap_or(f64::NEG_INFINITY);
-        let high = max.and_then(number).unwrap_or(f64::INFINITY);
-        return if (low..=high).contains(&value) {
-            Outcome::Met
-        } else {
-            fail(format!(
-                "expected {}..={}, got {actual}",
-                show_opt(min),
-                show_opt(max)
-            ))
-        };
-    }
-    let Some((key, arg)) = table.iter().next().filter(|_| table.len() == 1) else {
-        return fail(format!(
-            "a matcher table needs exactly one key: {}",
-            show(expected)
-        ));
-    };
-    match key.as_str() {
-        "any" => Outcome::Met,
-        "absent" if matches!(actual, Actual::Absent) => Outcome::Met,
-        "absent" => fail(format!("expected it not set, got {actual}")),
-        "non_empty" if length(actual).is_some_and(|n| n > 0) => Outcome::Met,
-        "non_empty" => fail(format!("expected something non-empty, got {actual}")),
-        "empty" if length(actual) == Some(0) => Outcome::Met,
-        "empty" => fail(format!("expected it empty, got {actual}")),
-        "len" => match (length(actual), arg.as_integer()) {
-            (Some(n), Some(want)) if n as i64 == want => Outcome::Met,
-            (n, _) => fail(format!(
-                "expected length {}, got {} ({actual})",
-                show(arg),
-                n.map_or("none".into(), |n| n.to_string())
-            )),
+/// Checks `actual` against one expectation; `Err` says why it is not met.
+pub fn check(actual: &Actual, expected: &Matcher, captures: &Captures) -> Result<(), String> {
+    let met = |ok: bool, why: &dyn Fn() -> String| if ok { Ok(()) } else { Err(why()) };
+    match expected {
+        Matcher::Equals(literal) => match literal_equals(actual, literal) {
+            Ok(ok) => met(ok, &|| format!("expected {literal}, got {actual}")),
+            Err(e) => Err(e),
         },
-        "one_of" => match arg.as_array() {
-            Some(options)
-                if options
-                    .iter()
-                    .any(|o| literal_equals(actual, o).unwrap_or(false)) =>
-            {
-                Outcome::Met
-            }
-            _ => fail(format!("expected one of {}, got {actual}", show(arg))),
-        },
-        "all" => match arg.as_array() {
-            Some(each) => {
-                for expected in each {
-                    match check(actual, expected, captures) {
-                        Outcome::Met => {}
-                        other => return other,
-                    }
-                }
-                Outcome::Met
-            }
-            None => fail(format!(
-                "`all` takes a list of expectations, not {}",
-                show(arg)
-            )),
-        },
-        "lacks" => {
-            let wanted = arg.as_str().unwrap_or_default();
+        Matcher::Any => Ok(()),
+        Matcher::Absent => met(matches!(actual, Actual::Absent), &|| {
+            format!("expected it not set, got {actual}")
+        }),
+        Matcher::NonEmpty => met(length(actual).is_some_and(|n| n > 0), &|| {
+            format!("expected something non-empty, got {actual}")
+        }),
+        Matcher::Empty => met(length(actual) == Some(0), &|| {
+            format!("expected it empty, got {actual}")
+        }),
+        Matcher::Len(want) => {
+            let n = length(actual);
+            met(n.is_some_and(|n| n as u64 == *want), &|| {
+                format!(
+                    "expected length {want}, got {} ({actual})",
+                    n.map_or("none".into(), |n| n.to_string())
+                )
+            })
+        }
+        Matcher::OneOf(options) => met(
+            options
+                .iter()
+                .any(|o| literal_equals(actual, o).unwrap_or(false)),
+            &|| format!("expected {expected}, got {actual}"),
+        ),
+        Matcher::Range { min, max } => {
+            let Some(value) = as_number(actual) else {
+                return Err(format!("expected a number, got {actual}"));
+            };
+            let low = min.map_or(f64::NEG_INFINITY, |n| n.as_f64());
+            let high = max.map_or(f64::INFINITY, |n| n.as_f64());
+            met((low..=high).contains(&value), &|| {
+                format!("expected {expected}, got {actual}")
+            })
+        }
+        Matcher::All(each) => each.iter().try_for_each(|e| check(actual, e, captures)),
+        Matcher::Lacks(wanted) => {
             let holds = match actual {
-                Actual::Str(s) => s.contains(wanted),
-                Actual::Bytes(b) => String::from_utf8_lossy(b).contains(wanted),
                 Actual::List(items) => items
                     .iter()
-                    .any(|i| matches!(i, Actual::Str(s) if s.contains(wanted))),
-                Actual::Message(text) => text.contains(wanted),
-                _ => false,
+                    .any(|i| matches!(i, Actual::Str(s) if s.contains(wanted.as_str()))),
+                Actual::Message(text) => text.contains(wanted.as_str()),
+                other => text_of(other).is_some_and(|t| t.contains(wanted.as_str())),
             };
-            if holds {
-                fail(format!("expected no {}, got {actual}", show(arg)))
-            } else {
-                Outcome::Met
-            }
+            met(!holds, &|| format!("expected no {wanted:?}, got {actual}"))
         }
-        "contains" | "starts_with" | "ends_with" => {
-            let text = match actual {
-                Actual::Str(s) => s.clone(),
-                Actual::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-                Actual::List(items) => {
-                    let wanted = arg.as_str().unwrap_or_default();
-                    return if items
-                        .iter()
-                        .any(|i| matches!(i, Actual::Str(s) if s == wanted))
-                    {
-                        Outcome::Met
-                    } else {
-                        fail(format!(
-                            "expected a list holding {}, got {actual}",
-                            show(arg)
-                        ))
-                    };
-                }
-                other => return fail(format!("expected text, got {other}")),
+        Matcher::Contains(wanted) | Matcher::StartsWith(wanted) | Matcher::EndsWith(wanted) => {
+            if let Actual::List(items) = actual {
+                let holds = items
+                    .iter()
+                    .any(|i| matches!(i, Actual::Str(s) if s == wanted));
+                return met(holds, &|| {
+                    format!("expected a list holding {wanted:?}, got {actual}")
+                });
+            }
+            let Some(text) = text_of(actual) else {
+                return Err(format!("expected text, got {actual}"));
             };
-            let wanted = arg.as_str().unwrap_or_default();
-            let ok = match key.as_str() {
-                "contains" => text.contains(wanted),
-                "starts_with" => text.starts_with(wanted),
-                _ => text.ends_with(wanted),
+            let (ok, verb) = match expected {
+                Matcher::Contains(_) => (text.contains(wanted.as_str()), "contains"),
+                Matcher::StartsWith(_) => (text.starts_with(wanted.as_str()), "starts_with"),
+                _ => (text.ends_with(wanted.as_str()), "ends_with"),
             };
-            if ok {
-                Outcome::Met
-            } else {
-                fail(format!(
-                    "expected text that {key} {}, got {actual}",
-                    show(arg)
-                ))
+            met(ok, &|| {
+                format!("expected text that {verb} {wanted:?}, got {actual}")
+            })
+        }
+        Matcher::Hex(want) => met(matches!(actual, Actual::Bytes(b) if *b == want.0), &|| {
+            format!("expected bytes {want}, got {actual}")
+        }),
+        Matcher::Bits(mask) | Matcher::NoBits(mask) => {
+            let mask = u128::from(*mask);
+            let ok = as_u128(actual).is_some_and(|v| match expected {
+                Matcher::Bits(_) => v & mask == mask,
+                _ => v & mask == 0,
+            });
+            met(ok, &|| format!("expected {expected}, got {actual}"))
+        }
+        Matcher::SameAs(name) | Matcher::DiffersFrom(name) => {
+            let same = matches!(expected, Matcher::SameAs(_));
+            match captures.get(name) {
+                None => Err(format!("nothing was captured as {name:?}")),
+                Some(captured) => met((captured == actual) == same, &|| {
+                    format!(
+                        "expected {} {name} ({captured}), got {actual}",
+                        if same { "same as" } else { "differs from" }
+                    )
+                }),
             }
         }
-        "hex" => match (actual, arg.as_str().map(parse_hex)) {
-            (Actual::Bytes(b), Some(Ok(want))) if *b == want => Outcome::Met,
-            (_, Some(Ok(_))) => fail(format!("expected bytes {}, got {actual}", show(arg))),
-            _ => fail(format!("bad hex in the expectation: {}", show(arg))),
-        },
-        "bits" | "no_bits" => {
-            let mask = arg
-                .as_integer()
-                .map(|i| i as u128)
-                .or_else(|| arg.as_str().and_then(parse_int).map(|i| i as u128));
-            match (as_u128(actual), mask) {
-                (Some(v), Some(m)) if key == "bits" && v & m == m => Outcome::Met,
-                (Some(v), Some(m)) if key == "no_bits" && v & m == 0 => Outcome::Met,
-                _ => fail(format!("expected {key} {}, got {actual}", show(arg))),
-            }
-        }
-        "same_as" | "differs_from" => {
-            let name = arg.as_str().unwrap_or_default();
-            match captures.0.get(name) {
-                None => fail(format!("nothing was captured as {name:?}")),
-                Some(captured) if (captured == actual) == (key == "same_as") => Outcome::Met,
-                Some(captured) => fail(format!(
-                    "expected {} {name} ({captured}), got {actual}",
-                    key.replace('_', " ")
-                )),
-            }
-        }
-        "ref" => match check(actual, arg, captures) {
-            Outcome::Met => Outcome::Met,
-            Outcome::Failed(why) | Outcome::RefOnly(why) => Outcome::RefOnly(why),
-        },
-        other => fail(format!("unknown matcher {other:?}")),
     }
-}
-
-fn show(v: &toml::Value) -> String {
-    match v {
-        toml::Value::String(s) => format!("{s:?}"),
-        other => other.to_string(),
-    }
-}
-
-fn show_opt(v: Option<&toml::Value>) -> String {
-    v.map_or_else(String::new, show)
 }
 
 #[cfg(test)]
@@ -449,10 +391,36 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn t(s: &str) -> toml::Value {
-        toml::from_str::<toml::Table>(&format!("v = {s}"))
-            .map(|t| t["v"].clone())
-            .unwrap_or_else(|e| panic!("{e}"))
+    fn m(s: &str) -> Matcher {
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            v: Matcher,
+        }
+        toml::from_str::<Doc>(&format!("v = {s}"))
+            .map(|d| d.v)
+            .unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn captures() -> Captures {
+        Captures::from_iter([("x", Actual::Int(5))])
+    }
+
+    /// `actual` meets `expected`.
+    fn yes(actual: Actual, expected: &str) {
+        assert_eq!(
+            check(&actual, &m(expected), &captures()),
+            Ok(()),
+            "{expected}"
+        );
+    }
+
+    /// `actual` misses `expected`, with this message.
+    fn no(actual: Actual, expected: &str, message: &str) {
+        assert_eq!(
+            check(&actual, &m(expected), &captures()),
+            Err(message.to_owned()),
+            "{expected}"
+        );
     }
 
     #[test]
@@ -460,12 +428,12 @@ mod tests {
         let desc = descriptor_pool()
             .get_message_by_name("running_process.broker.v1.HelloReply")
             .unwrap_or_else(|| panic!("descriptor"));
-        let m = DynamicMessage::parse_text_format(
+        let msg = DynamicMessage::parse_text_format(
             desc,
             r#"refused { reason: "no" details { key: "z" value: "secret-1" } details { key: "a" value: "b" } }"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        let details = resolve(&m, "refused.details").unwrap_or(Actual::Absent);
+        let details = resolve(&msg, "refused.details").unwrap_or(Actual::Absent);
         assert_eq!(
             details,
             Actual::List(vec![
@@ -473,73 +441,175 @@ mod tests {
                 Actual::Str("z=secret-1".into())
             ])
         );
-        let none = Captures::default();
-        assert_eq!(check(&details, &t("{ len = 2 }"), &none), Outcome::Met);
-        assert!(matches!(
-            check(&details, &t(r#"{ lacks = "secret" }"#), &none),
-            Outcome::Failed(_)
-        ));
-        assert_eq!(
-            check(&details, &t(r#"{ lacks = "token" }"#), &none),
-            Outcome::Met
+        yes(details.clone(), "{ len = 2 }");
+        no(
+            details.clone(),
+            r#"{ lacks = "secret" }"#,
+            r#"expected no "secret", got ["a=b", "z=secret-1"]"#,
         );
-        let reason = resolve(&m, "refused.reason").unwrap_or(Actual::Absent);
-        assert!(matches!(
-            check(&reason, &t(r#"{ lacks = "no" }"#), &none),
-            Outcome::Failed(_)
-        ));
-        assert_eq!(
-            check(&Actual::Absent, &t(r#"{ lacks = "x" }"#), &none),
-            Outcome::Met
-        );
+        yes(details, r#"{ lacks = "token" }"#);
     }
 
     #[test]
     fn paths_reach_oneof_members_and_report_unset_ones() {
-        let m = refused();
-        let code = resolve(&m, "refused.code").unwrap_or(Actual::Absent);
+        let msg = refused();
+        let code = resolve(&msg, "refused.code").unwrap_or(Actual::Absent);
+        yes(code, "\"ERROR_PEER_REJECTED\"");
+        assert_eq!(resolve(&msg, "negotiated"), Ok(Actual::Absent));
+        assert!(resolve(&msg, "negotiated.backend_pipe").is_err_and(|e| e.contains("not set")));
+        assert!(resolve(&msg, "refused.nope").is_err());
         assert_eq!(
-            check(&code, &t("\"ERROR_PEER_REJECTED\""), &Captures::default()),
-            Outcome::Met
-        );
-        assert_eq!(resolve(&m, "negotiated"), Ok(Actual::Absent));
-        assert!(resolve(&m, "negotiated.backend_pipe").is_err_and(|e| e.contains("not set")));
-        assert!(resolve(&m, "refused.nope").is_err());
-        assert_eq!(
-            resolve(&m, "refused.retry_after_ms"),
+            resolve(&msg, "refused.retry_after_ms"),
             Ok(Actual::Int(0)),
             "defaults read as values"
         );
     }
 
     #[test]
-    fn matchers_behave_as_documented() {
-        let c = Captures(BTreeMap::from([("x".into(), Actual::Int(5))]));
-        let yes = |a: Actual, e: &str| assert_eq!(check(&a, &t(e), &c), Outcome::Met, "{e}");
-        let no =
-            |a: Actual, e: &str| assert!(matches!(check(&a, &t(e), &c), Outcome::Failed(_)), "{e}");
-        yes(Actual::Int(1000), "{ min = 1, max = 30000 }");
-        no(Actual::Int(0), "{ min = 1 }");
-        yes(Actual::Bytes(vec![1; 16]), "{ len = 16 }");
-        yes(Actual::Str("ab".into()), "{ one_of = [\"x\", \"ab\"] }");
-        yes(Actual::Int(5), "{ same_as = \"x\" }");
-        no(Actual::Int(5), "{ differs_from = \"x\" }");
-        yes(Actual::Int(0b101), "{ bits = 1 }");
-        no(Actual::Int(0b101), "{ no_bits = 4 }");
+    fn literals_compare_by_kind() {
+        let code = Actual::Enum {
+            name: Some("ERROR_X".into()),
+            number: 7,
+        };
+        yes(code.clone(), "\"ERROR_X\"");
+        yes(code.clone(), "7");
+        no(code, "\"ERROR_Y\"", "expected \"ERROR_Y\", got ERROR_X (7)");
         yes(
             Actual::Int(i128::from(u64::MAX)),
             "\"18446744073709551615\"",
         );
-        yes(Actual::Bytes(vec![0xab]), "{ hex = \"ab\" }");
+        yes(Actual::Int(0xad01), "\"0xad01\"");
+        yes(Actual::Bytes(b"ok".to_vec()), "\"ok\"");
+        yes(Actual::Float(2.0), "2");
+        yes(Actual::List(vec![Actual::Int(1), Actual::Int(2)]), "[1, 2]");
+        no(
+            Actual::List(vec![Actual::Int(1)]),
+            "[1, 2]",
+            "expected [1, 2], got [1]",
+        );
+        no(Actual::Absent, "\"x\"", "expected \"x\", got not set");
+        no(Actual::Bool(true), "1", "cannot compare true with 1");
+    }
+
+    #[test]
+    fn any_meets_everything() {
+        yes(Actual::Absent, "{ any = true }");
+        yes(Actual::Int(3), "{ any = true }");
+    }
+
+    #[test]
+    fn absent() {
+        yes(Actual::Absent, "{ absent = true }");
+        no(
+            Actual::Int(0),
+            "{ absent = true }",
+            "expected it not set, got 0",
+        );
+    }
+
+    #[test]
+    fn non_empty_and_empty() {
+        yes(Actual::Str("a".into()), "{ non_empty = true }");
+        no(
+            Actual::Bytes(vec![]),
+            "{ non_empty = true }",
+            "expected something non-empty, got empty bytes",
+        );
+        yes(Actual::Absent, "{ empty = true }");
+        no(
+            Actual::Str("a".into()),
+            "{ empty = true }",
+            "expected it empty, got \"a\"",
+        );
+    }
+
+    #[test]
+    fn len() {
+        yes(Actual::Bytes(vec![1; 16]), "{ len = 16 }");
+        no(
+            Actual::Str("ab".into()),
+            "{ len = 3 }",
+            "expected length 3, got 2 (\"ab\")",
+        );
+        no(
+            Actual::Bool(true),
+            "{ len = 3 }",
+            "expected length 3, got none (true)",
+        );
+    }
+
+    #[test]
+    fn one_of() {
+        yes(Actual::Str("ab".into()), "{ one_of = [\"x\", \"ab\"] }");
+        no(
+            Actual::Int(3),
+            "{ one_of = [1, 2] }",
+            "expected { one_of = [1, 2] }, got 3",
+        );
+    }
+
+    #[test]
+    fn min_max() {
+        yes(Actual::Int(1000), "{ min = 1, max = 30000 }");
+        yes(Actual::Float(0.5), "{ min = 1e-12, max = 1.0 }");
+        no(Actual::Int(0), "{ min = 1 }", "expected 1..=, got 0");
+        no(
+            Actual::Str("a".into()),
+            "{ max = 1 }",
+            "expected a number, got \"a\"",
+        );
+    }
+
+    #[test]
+    fn contains_starts_with_ends_with() {
+        yes(Actual::Str("abc".into()), "{ contains = \"b\" }");
+        yes(
+            Actual::List(vec![Actual::Str("b".into())]),
+            "{ contains = \"b\" }",
+        );
+        no(
+            Actual::List(vec![Actual::Str("bc".into())]),
+            "{ contains = \"b\" }",
+            "expected a list holding \"b\", got [\"bc\"]",
+        );
+        no(
+            Actual::Int(1),
+            "{ contains = \"b\" }",
+            "expected text, got 1",
+        );
         yes(
             Actual::Str("service definition could not be loaded: x".into()),
             "{ starts_with = \"service definition\" }",
         );
-        yes(Actual::Absent, "{ absent = true }");
+        no(
+            Actual::Str("abc".into()),
+            "{ starts_with = \"b\" }",
+            "expected text that starts_with \"b\", got \"abc\"",
+        );
         yes(
             Actual::Str("a\n# EOF\n".into()),
             "{ ends_with = \"# EOF\\n\" }",
         );
+        no(
+            Actual::Str("abc".into()),
+            "{ ends_with = \"b\" }",
+            "expected text that ends_with \"b\", got \"abc\"",
+        );
+    }
+
+    #[test]
+    fn lacks() {
+        yes(Actual::Absent, r#"{ lacks = "x" }"#);
+        yes(Actual::Message("a: 1".into()), r#"{ lacks = "b" }"#);
+        no(
+            Actual::Str("no".into()),
+            r#"{ lacks = "no" }"#,
+            r#"expected no "no", got "no""#,
+        );
+    }
+
+    #[test]
+    fn all() {
         yes(
             Actual::Str("abc".into()),
             "{ all = [{ starts_with = \"a\" }, { ends_with = \"c\" }] }",
@@ -547,11 +617,54 @@ mod tests {
         no(
             Actual::Str("abc".into()),
             "{ all = [{ starts_with = \"a\" }, { ends_with = \"b\" }] }",
+            "expected text that ends_with \"b\", got \"abc\"",
         );
-        no(Actual::Absent, "\"x\"");
-        assert!(matches!(
-            check(&Actual::Str("a".into()), &t("{ ref = \"b\" }"), &c),
-            Outcome::RefOnly(_)
-        ));
+    }
+
+    #[test]
+    fn hex() {
+        yes(Actual::Bytes(vec![0xab]), "{ hex = \"ab\" }");
+        no(
+            Actual::Bytes(vec![0xac]),
+            "{ hex = \"ab\" }",
+            "expected bytes ab, got bytes ac (1 bytes)",
+        );
+    }
+
+    #[test]
+    fn bits_and_no_bits() {
+        yes(Actual::Int(0b101), "{ bits = 1 }");
+        no(
+            Actual::Int(0b100),
+            "{ bits = 1 }",
+            "expected { bits = 1 }, got 4",
+        );
+        yes(Actual::Int(0b101), "{ no_bits = 2 }");
+        no(
+            Actual::Int(0b101),
+            "{ no_bits = 4 }",
+            "expected { no_bits = 4 }, got 5",
+        );
+    }
+
+    #[test]
+    fn same_as_and_differs_from() {
+        yes(Actual::Int(5), "{ same_as = \"x\" }");
+        no(
+            Actual::Int(6),
+            "{ same_as = \"x\" }",
+            "expected same as x (5), got 6",
+        );
+        yes(Actual::Int(6), "{ differs_from = \"x\" }");
+        no(
+            Actual::Int(5),
+            "{ differs_from = \"x\" }",
+            "expected differs from x (5), got 5",
+        );
+        no(
+            Actual::Int(5),
+            "{ same_as = \"y\" }",
+            "nothing was captured as \"y\"",
+        );
     }
 }

@@ -15,6 +15,7 @@ pub use model::{Case, CaseResult, Level, RunReport, Step, TargetInfo, Verdict};
 pub use suite::{Suite, SuiteError};
 pub mod conn;
 pub mod engine;
+pub mod judge;
 pub mod matching;
 pub mod provision;
 pub mod requests;

@@ -7,11 +7,10 @@ use bytes::Bytes;
 use prost::Message;
 use prost_reflect::{DynamicMessage, ReflectMessage};
 
-use super::model::{AdminSpec, FrameSpec, HelloSpec, SendSpec};
+use super::model::{AdminSpec, FrameSpec, HelloSpec, SendSource, SendSpec};
 use crate::golden::Corpus;
-use crate::inspect::parse_hex;
 use crate::proto::descriptor_pool;
-use crate::proto::v1::{AdminRequest, AdminVerb, Frame, Hello};
+use crate::proto::v1::{AdminRequest, Frame, Hello};
 use crate::wire::frames::{admin_request, hello_request};
 use crate::wire::framing::encode_header;
 
@@ -70,17 +69,8 @@ pub fn hello_frame(spec: &HelloSpec) -> Result<Frame, String> {
 
 /// The admin frame of an `admin` spec; `{tmp}` in paths is `tmp`.
 pub fn admin_frame(spec: &AdminSpec, tmp: &Path) -> Result<Frame, String> {
-    let verb = match &spec.verb {
-        toml::Value::String(name) => AdminVerb::from_str_name(name)
-            .ok_or_else(|| format!("unknown admin verb {name:?}"))?
-            as i32,
-        toml::Value::Integer(n) => {
-            i32::try_from(*n).map_err(|_| format!("verb {n} out of range"))?
-        }
-        other => return Err(format!("verb must be a name or a number, not {other}")),
-    };
     let request = AdminRequest {
-        verb,
+        verb: spec.verb.0,
         json: spec.json,
         service_name: spec.service_name.clone().unwrap_or_default(),
         output_path: spec
@@ -142,33 +132,17 @@ fn pad_body(mut body: Vec<u8>, target: usize) -> Result<Vec<u8>, String> {
 
 /// The bytes of a `send` step, patches and truncation applied.
 pub fn send_bytes(spec: &SendSpec, goldens: &Corpus, tmp: &Path) -> Result<Vec<u8>, String> {
-    let sources = [
-        spec.golden.is_some(),
-        spec.hex.is_some(),
-        spec.hello.is_some(),
-        spec.admin.is_some(),
-        spec.frame.is_some(),
-    ];
-    if sources.iter().filter(|s| **s).count() != 1 {
-        return Err("a send needs exactly one of golden, hex, hello, admin, frame".into());
-    }
     let framed =
         |frame: Frame| crate::wire::framing::encode_frame(&frame).map_err(|e| e.to_string());
-    let mut bytes = if let Some(name) = &spec.golden {
-        goldens.bytes(name).map_err(|e| e.to_string())?.to_vec()
-    } else if let Some(hex) = &spec.hex {
-        parse_hex(hex).map_err(|e| format!("hex: {e}"))?
-    } else if let Some(hello) = &spec.hello {
-        framed(hello_frame(hello)?)?
-    } else if let Some(admin) = &spec.admin {
-        framed(admin_frame(admin, tmp)?)?
-    } else if let Some(frame) = &spec.frame {
-        frame_bytes(frame)?
-    } else {
-        Vec::new()
+    let mut bytes = match &spec.source {
+        SendSource::Golden(name) => goldens.bytes(name).map_err(|e| e.to_string())?.to_vec(),
+        SendSource::Hex(hex) => hex.0.clone(),
+        SendSource::Hello(hello) => framed(hello_frame(hello)?)?,
+        SendSource::Admin(admin) => framed(admin_frame(admin, tmp)?)?,
+        SendSource::Frame(frame) => frame_bytes(frame)?,
     };
     for patch in &spec.patch {
-        let new = parse_hex(&patch.hex).map_err(|e| format!("patch hex: {e}"))?;
+        let new = &patch.hex.0;
         let end = patch.at + new.len();
         if end > bytes.len() {
             return Err(format!(
@@ -177,7 +151,7 @@ pub fn send_bytes(spec: &SendSpec, goldens: &Corpus, tmp: &Path) -> Result<Vec<u
                 bytes.len()
             ));
         }
-        bytes[patch.at..end].copy_from_slice(&new);
+        bytes[patch.at..end].copy_from_slice(new);
     }
     if let Some(n) = spec.truncate {
         bytes.truncate(n);

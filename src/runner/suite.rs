@@ -51,23 +51,93 @@ pub struct Suite {
     pub files: BTreeMap<String, Vec<u8>>,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<T, SuiteError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| SuiteError::Parse {
+fn utf8<'a>(file: &str, bytes: &'a [u8]) -> Result<&'a str, SuiteError> {
+    std::str::from_utf8(bytes).map_err(|e| SuiteError::Parse {
         file: file.to_owned(),
         message: format!("not UTF-8: {e}"),
-    })?;
-    toml::from_str(text).map_err(|e| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-        SuiteError::Parse {
-            file: file.to_owned(),
-            message: match line {
-                Some(line) => format!("line {line}: {}", e.message()),
-                None => e.message().to_owned(),
-            },
-        }
     })
+}
+
+/// `line N: ` for an error's span in `text`, when it has one.
+fn line_of(text: &str, error: &toml::de::Error) -> String {
+    error.span().map_or_else(String::new, |s| {
+        let line = text[..s.start.min(text.len())].lines().count().max(1);
+        format!("line {line}: ")
+    })
+}
+
+fn parse<T: serde::de::DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<T, SuiteError> {
+    let text = utf8(file, bytes)?;
+    toml::from_str(text).map_err(|e| SuiteError::Parse {
+        file: file.to_owned(),
+        message: format!("{}{}", line_of(text, &e), e.message()),
+    })
+}
+
+/// Parses one case file. A case that does not parse is reported with its
+/// id, its step and the field's path (`case hel.x: step 2:
+/// expect_reply.fields.refused.code: unknown matcher "equals" …`).
+pub fn parse_case_file(file: &str, bytes: &[u8]) -> Result<CaseFile, SuiteError> {
+    let text = utf8(file, bytes)?;
+    let located = |message: String| SuiteError::Parse {
+        file: file.to_owned(),
+        message,
+    };
+    let deserializer = toml::Deserializer::parse(text)
+        .map_err(|e| located(format!("{}{}", line_of(text, &e), e.message())))?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let place = place(text, e.path());
+        let inner = e.into_inner();
+        located(format!(
+            "{}{place}{}",
+            line_of(text, &inner),
+            inner.message()
+        ))
+    })
+}
+
+/// Where in a case file a path points: `case ID: step N: field.path: `.
+fn place(text: &str, path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    let mut segments = path.iter().peekable();
+    let mut field = Vec::new();
+    while let Some(segment) = segments.next() {
+        match (segment, segments.peek()) {
+            (Segment::Map { key }, Some(Segment::Seq { index }))
+                if key == "case" && out.is_empty() =>
+            {
+                out.push_str(&format!("case {}: ", case_id(text, *index)));
+                segments.next();
+            }
+            (Segment::Map { key }, Some(Segment::Seq { index })) if key == "step" => {
+                out.push_str(&format!("step {}: ", index + 1));
+                segments.next();
+            }
+            (Segment::Map { key } | Segment::Enum { variant: key }, _) => field.push(key.clone()),
+            (Segment::Seq { index }, _) => field.push(index.to_string()),
+            (Segment::Unknown, _) => {}
+        }
+    }
+    if !field.is_empty() {
+        out.push_str(&format!("{}: ", field.join(".")));
+    }
+    out
+}
+
+/// The id of the `index`th case of a file, or its position when it has none.
+fn case_id(text: &str, index: usize) -> String {
+    toml::from_str::<toml::Table>(text)
+        .ok()
+        .and_then(|t| {
+            t.get("case")?
+                .as_array()?
+                .get(index)?
+                .get("id")?
+                .as_str()
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| format!("#{}", index + 1))
 }
 
 impl Suite {
@@ -82,13 +152,13 @@ impl Suite {
         };
         for (path, bytes) in &files {
             if let Some(name) = path.strip_prefix("cases/").filter(|p| p.ends_with(".toml")) {
-                let file: CaseFile = parse(path, bytes)?;
+                let file = parse_case_file(path, bytes)?;
                 for case in file.cases {
                     suite.case_files.insert(case.id.clone(), name.to_owned());
                     suite.cases.push(case);
                 }
             } else if path == "retired.toml" {
-                suite.retired = parse::<CaseFile>(path, bytes)?.retired;
+                suite.retired = parse_case_file(path, bytes)?.retired;
             } else if path == "services.toml" {
                 suite.services = parse::<ServicesFile>(path, bytes)?.services;
             } else if path == "clauses.toml" {

@@ -4,24 +4,11 @@
 use std::collections::BTreeSet;
 
 use super::steps::StepLint;
-use super::{Context, Problems, is_case_id};
+use super::{CaseSink, Context, Problems, is_case_id};
 use crate::runner::model::{Case, Level, Step};
 
 /// Longest summary, in characters.
 pub(super) const MAX_SUMMARY_CHARS: usize = 140;
-
-/// Problems of one case, reported as `file: case-id: problem`.
-pub(super) struct CaseSink<'o> {
-    file: &'o str,
-    id: &'o str,
-    problems: &'o mut Problems,
-}
-
-impl CaseSink<'_> {
-    pub(super) fn add(&mut self, problem: impl Into<String>) {
-        self.problems.push(self.file, self.id, problem);
-    }
-}
 
 /// How strongly a level binds: MUST > SHOULD > REF.
 fn strength(level: Level) -> u8 {
@@ -39,11 +26,7 @@ pub(super) fn lint_case(
     case: &Case,
     problems: &mut Problems,
 ) {
-    let mut sink = CaseSink {
-        file,
-        id: &case.id,
-        problems,
-    };
+    let mut sink = CaseSink::new(file, &case.id, problems);
     metadata(ctx, stem, case, &mut sink);
     if case.steps.is_empty() {
         sink.add("a case needs at least one step");

@@ -3,29 +3,22 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Context;
-use super::case::CaseSink;
-use super::matcher::check_expected;
 use super::services::{check_service, needs_no_definition};
 use super::text_format::{
-    ADMIN_VERB, ERROR_CODE, FRAME, HELLO, has_enum_value, has_field, is_message, parse_as,
+    ERROR_CODE, FRAME, HELLO, has_enum_value, has_field, is_message, parse_as,
 };
-use crate::inspect::hex::parse_hex;
+use super::{CaseSink, Context};
+use crate::runner::judge::reply::NEGOTIATED_CAPTURES;
 use crate::runner::model::{
-    AdminSpec, Alternative, Expected, FrameSpec, HelloSpec, RecordsSpec, ReplySpec, SendSpec, Step,
+    Alternative, Checks, ConnName, FrameSpec, HelloResult, HelloSpec, Literal, Matcher,
+    RecordsSpec, ReplySpec, SendSource, SendSpec, Step,
 };
-
-/// The connection every case has without opening it.
-const MAIN: &str = "main";
-
-/// Names the engine captures from every Negotiated reply.
-const NEGOTIATED_CAPTURES: [&str; 3] = ["backend_pipe", "token", "connection_id"];
 
 /// What earlier steps made available.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Scope {
     /// Connections opened with `connect` (besides `main`).
-    connections: BTreeSet<String>,
+    connections: BTreeSet<ConnName>,
     /// Names captured by `expect_reply.capture`.
     captures: BTreeSet<String>,
 }
@@ -50,7 +43,7 @@ pub(super) struct StepLint<'a, 'o, 's> {
     defined: BTreeSet<&'a str>,
     /// Hellos naming an undefined service, by connection, waiting for the
     /// reply that shows whether the name is meant to be unknown.
-    unknown: BTreeMap<String, (String, String)>,
+    unknown: BTreeMap<ConnName, (String, String)>,
     sink: &'o mut CaseSink<'s>,
 }
 
@@ -92,31 +85,31 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
     fn step(&mut self, step: &Step, scope: &mut Scope, at: &str) {
         match step {
             Step::Connect(name) => {
-                if name.trim().is_empty() {
-                    self.add(at, "connect needs a connection name");
-                } else if scope.connections.contains(name) {
-                    self.add(at, format!("connection {name:?} is already open"));
+                if scope.connections.contains(name) {
+                    self.add(
+                        at,
+                        format!("connection {:?} is already open", name.as_str()),
+                    );
                 } else {
                     scope.connections.insert(name.clone());
                 }
             }
             Step::Send(send) => self.send(send, scope, at),
-            Step::HalfClose(conn) => self.connection(Some(conn), scope, at),
+            Step::HalfClose(conn) => self.connection(conn, scope, at),
             Step::ExpectReply(reply) => self.reply(reply, scope, at),
-            Step::ExpectClose(close) => self.connection(close.on.as_ref(), scope, at),
-            Step::ExpectSilence(silence) => {
-                self.connection(silence.on.as_ref(), scope, at);
-                if silence.for_ms == 0 {
-                    self.add(at, "expect_silence.for_ms must be above 0");
-                }
-            }
+            Step::ExpectClose(close) => self.connection(&close.on, scope, at),
+            Step::ExpectSilence(silence) => self.connection(&silence.on, scope, at),
             Step::ExpectOneOf(alternatives) => self.one_of(alternatives, scope, at),
             Step::ExpectHandoffEvent(event) => {
-                self.connection(event.on.as_ref(), scope, at);
+                self.connection(&event.on, scope, at);
                 self.captured(event.token.as_deref(), "token", scope, at);
             }
             Step::ExpectBackendServes(serves) => {
-                self.connection(serves.on.as_ref(), scope, at);
+                self.connection(
+                    serves.on.as_ref().unwrap_or(&ConnName::default()),
+                    scope,
+                    at,
+                );
                 self.captured(serves.pipe.as_deref(), "pipe", scope, at);
             }
             Step::ExpectRecords(records) => self.records(records, scope, at),
@@ -140,13 +133,11 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
             Step::RebuildBackend(service) => {
                 self.service(service, &format!("{at}: rebuild_backend"))
             }
-            Step::ChmodDefinitions(mode) => self.mode("chmod_definitions", mode, at),
             Step::SendAsUid(uid) => self.hello(&uid.hello, &format!("{at}: send_as_uid.hello")),
-            Step::ExpectSocketModes(modes) => {
-                self.mode("expect_socket_modes.dir", &modes.dir, at);
-                self.mode("expect_socket_modes.socket", &modes.socket, at);
-            }
-            Step::ExpectStopped(_) | Step::PauseMs(_) => {}
+            Step::ChmodDefinitions(_)
+            | Step::ExpectSocketModes(_)
+            | Step::ExpectStopped(_)
+            | Step::PauseMs(_) => {}
             Step::ExpectEventLog(log) => {
                 for kind in &log.kinds {
                     if crate::proto::v1::EventKind::from_str_name(kind).is_none() {
@@ -162,23 +153,16 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
     }
 
     /// `on` names `main` (open from first use) or a connection opened earlier.
-    fn connection(&mut self, on: Option<&String>, scope: &mut Scope, at: &str) {
-        match on {
-            None => {
-                scope.connections.insert(MAIN.to_owned());
-            }
-            Some(name) if name == MAIN => {
-                scope.connections.insert(MAIN.to_owned());
-            }
-            Some(_) => {}
-        }
-        if let Some(name) = on
-            && name != MAIN
-            && !scope.connections.contains(name)
-        {
+    fn connection(&mut self, on: &ConnName, scope: &mut Scope, at: &str) {
+        if on.is_main() {
+            scope.connections.insert(on.clone());
+        } else if !scope.connections.contains(on) {
             self.add(
                 at,
-                format!("connection {name:?} is not opened by an earlier connect or send step"),
+                format!(
+                    "connection {:?} is not opened by an earlier connect or send step",
+                    on.as_str()
+                ),
             );
         }
     }
@@ -211,82 +195,26 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
         ));
     }
 
-    fn mode(&mut self, field: &str, mode: &str, at: &str) {
-        if u32::from_str_radix(mode, 8).map_or(true, |m| m > 0o7777) {
-            self.add(at, format!("{field} {mode:?} is not an octal mode"));
-        }
-    }
-
     /// A send opens its connection when it is not open yet.
     fn send(&mut self, send: &SendSpec, scope: &mut Scope, at: &str) {
-        let name = send.on.as_deref().unwrap_or(MAIN);
-        if name.trim().is_empty() {
-            self.add(at, "send.on needs a connection name");
-        }
-        scope.connections.insert(name.to_owned());
-        let sources: Vec<&str> = [
-            ("golden", send.golden.is_some()),
-            ("hex", send.hex.is_some()),
-            ("hello", send.hello.is_some()),
-            ("admin", send.admin.is_some()),
-            ("frame", send.frame.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(name, set)| set.then_some(name))
-        .collect();
-        if sources.len() != 1 {
-            self.add(
-                at,
-                format!(
-                    "send needs exactly one source of golden, hex, hello, admin, frame (has {})",
-                    if sources.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        sources.join(", ")
+        scope.connections.insert(send.on.clone());
+        match &send.source {
+            SendSource::Golden(name) => self.golden(name, at),
+            SendSource::Hex(_) | SendSource::Admin(_) => {}
+            SendSource::Hello(hello) => {
+                let at = format!("{at}: send.hello");
+                if !self.is_known(&hello.service) {
+                    // Judged when the reply's expectation is seen.
+                    if let Some((at, name)) = self
+                        .unknown
+                        .insert(send.on.clone(), (at.clone(), hello.service.clone()))
+                    {
+                        self.unknown_service(&name, &at);
                     }
-                ),
-            );
-        }
-        if let Some(name) = &send.golden {
-            self.golden(name, at);
-        }
-        if let Some(Err(e)) = send.hex.as_deref().map(parse_hex) {
-            self.add(at, format!("send.hex does not parse: {e}"));
-        }
-        if let Some(hello) = &send.hello {
-            let at = format!("{at}: send.hello");
-            if !self.is_known(&hello.service) {
-                // Judged when the reply's expectation is seen.
-                let conn = send.on.clone().unwrap_or_else(|| MAIN.to_owned());
-                if let Some((at, name)) = self
-                    .unknown
-                    .insert(conn, (at.clone(), hello.service.clone()))
-                {
-                    self.unknown_service(&name, &at);
                 }
+                self.hello_body(hello, &at);
             }
-            self.hello_body(hello, &at);
-        }
-        if let Some(admin) = &send.admin {
-            self.admin(admin, at);
-        }
-        if let Some(frame) = &send.frame {
-            self.frame(frame, at);
-        }
-        for (i, patch) in send.patch.iter().enumerate() {
-            match parse_hex(&patch.hex) {
-                Ok(bytes) if bytes.is_empty() => {
-                    self.add(at, format!("patch {}: hex is empty", i + 1))
-                }
-                Ok(_) => {}
-                Err(e) => self.add(at, format!("patch {}: hex does not parse: {e}", i + 1)),
-            }
-        }
-        if send.chunk == Some(0) {
-            self.add(at, "send.chunk must be above 0");
-        }
-        if send.chunk_pause_ms.is_some() && send.chunk.is_none() {
-            self.add(at, "chunk_pause_ms without chunk does nothing");
+            SendSource::Frame(frame) => self.frame(frame, at),
         }
     }
 
@@ -311,31 +239,6 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
         }
     }
 
-    fn admin(&mut self, admin: &AdminSpec, at: &str) {
-        match &admin.verb {
-            toml::Value::String(name) if !has_enum_value(ADMIN_VERB, name) => {
-                self.add(
-                    at,
-                    format!(
-                        "admin.verb {name:?} is no AdminVerb value (use a number for unknown verbs)"
-                    ),
-                );
-            }
-            toml::Value::String(_) => {}
-            toml::Value::Integer(n) if i32::try_from(*n).is_err() => {
-                self.add(at, format!("admin.verb {n} does not fit an enum (i32)"));
-            }
-            toml::Value::Integer(_) => {}
-            other => self.add(
-                at,
-                format!(
-                    "admin.verb must be an AdminVerb name or a number, not {}",
-                    other.type_str()
-                ),
-            ),
-        }
-    }
-
     fn frame(&mut self, frame: &FrameSpec, at: &str) {
         if let Err(e) = parse_as(FRAME, &frame.text) {
             self.add(at, format!("send.frame.text {e}"));
@@ -355,52 +258,52 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
     }
 
     fn reply(&mut self, reply: &ReplySpec, scope: &mut Scope, at: &str) {
-        self.connection(reply.on.as_ref(), scope, at);
-        let conn = reply.on.as_deref().unwrap_or(MAIN);
-        if let Some((sent_at, name)) = self.unknown.remove(conn) {
-            let expects_unknown = reply.fields.get("refused.code")
-                == Some(&toml::Value::String("ERROR_SERVICE_UNKNOWN".into()));
-            if !expects_unknown {
+        self.connection(&reply.on, scope, at);
+        if let Some((sent_at, name)) = self.unknown.remove(&reply.on) {
+            let unknown = Matcher::Equals(Literal::Str("ERROR_SERVICE_UNKNOWN".into()));
+            if reply.fields.get("refused.code") != Some(&unknown) {
                 self.unknown_service(&name, &sent_at);
             }
         }
         if let Some(name) = &reply.golden {
             self.golden(name, at);
         }
-        if let Some(result) = &reply.result
-            && result != "negotiated"
-            && result != "refused"
-        {
-            self.add(
-                at,
-                format!("expect_reply.result {result:?} must be \"negotiated\" or \"refused\""),
-            );
-        }
-        for path in reply.frame.keys() {
-            let field = path.split('.').next().unwrap_or(path);
-            if !has_field(FRAME, field) {
-                self.add(
-                    at,
-                    format!("expect_reply.frame: Frame has no field {field:?}"),
-                );
+        for (key, checks) in [("frame", &reply.frame), ("ref_frame", &reply.ref_frame)] {
+            for path in checks.keys() {
+                let field = path.split('.').next().unwrap_or(path);
+                if !has_field(FRAME, field) {
+                    self.add(
+                        at,
+                        format!("expect_reply.{key}: Frame has no field {field:?}"),
+                    );
+                }
             }
         }
-        for pointer in reply.json.keys() {
-            if !pointer.is_empty() && !pointer.starts_with('/') {
-                self.add(
-                    at,
-                    format!(
-                        "expect_reply.json: {pointer:?} is not a JSON pointer (it starts with /)"
-                    ),
-                );
+        for (key, checks) in [("json", &reply.json), ("ref_json", &reply.ref_json)] {
+            for pointer in checks.keys() {
+                if !pointer.is_empty() && !pointer.starts_with('/') {
+                    self.add(
+                        at,
+                        format!(
+                            "expect_reply.{key}: {pointer:?} is not a JSON pointer (it starts with /)"
+                        ),
+                    );
+                }
             }
         }
-        self.matchers("expect_reply.frame", &reply.frame, scope, at);
-        self.matchers("expect_reply.fields", &reply.fields, scope, at);
-        self.matchers("expect_reply.json", &reply.json, scope, at);
-        if reply.result.as_deref() != Some("refused") {
+        for (key, checks) in [
+            ("frame", &reply.frame),
+            ("ref_frame", &reply.ref_frame),
+            ("fields", &reply.fields),
+            ("ref_fields", &reply.ref_fields),
+            ("json", &reply.json),
+            ("ref_json", &reply.ref_json),
+        ] {
+            self.matchers(&format!("expect_reply.{key}"), checks, scope, at);
+        }
+        if reply.result != Some(HelloResult::Refused) {
             // The engine captures these from any Negotiated reply.
-            for name in NEGOTIATED_CAPTURES {
+            for (name, _) in NEGOTIATED_CAPTURES {
                 scope.captures.insert(name.to_owned());
             }
         }
@@ -418,6 +321,7 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
             ("started", &records.started),
             ("listener", &records.listener),
             ("offers", &records.offers),
+            ("ref_offers", &records.ref_offers),
             ("probes", &records.probes),
         ];
         for (name, value) in singles {
@@ -427,32 +331,26 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
         }
         self.matchers("expect_records.env", &records.env, scope, at);
         self.matchers("expect_records.offer", &records.offer, scope, at);
-        self.matchers("expect_records.probe", &records.probe, scope, at);
-        for field in records.probe.keys() {
-            if !["request_id", "nonce_len", "request_id_from_nonce"].contains(&field.as_str()) {
-                self.add(
-                    at,
-                    format!("expect_records.probe.{field}: no such probe field"),
-                );
-            }
+        for value in records.probe.values() {
+            self.matcher("expect_records.probe", value, scope, at);
         }
     }
 
-    fn matchers(
-        &mut self,
-        what: &str,
-        values: &BTreeMap<String, Expected>,
-        scope: &Scope,
-        at: &str,
-    ) {
-        for (key, value) in values {
+    fn matchers(&mut self, what: &str, checks: &Checks, scope: &Scope, at: &str) {
+        for (key, value) in checks {
             self.matcher(&format!("{what}.{key}"), value, scope, at);
         }
     }
 
-    fn matcher(&mut self, what: &str, value: &Expected, scope: &Scope, at: &str) {
-        for problem in check_expected(value, &scope.captures) {
-            self.add(at, format!("{what}: {problem}"));
+    /// The captured values a matcher reads exist.
+    fn matcher(&mut self, what: &str, value: &Matcher, scope: &Scope, at: &str) {
+        for (matcher, name) in value.captures_read() {
+            if !scope.captures.contains(name) {
+                self.add(
+                    at,
+                    format!("{what}: {matcher} names {name:?}, which no earlier step captures"),
+                );
+            }
         }
     }
 

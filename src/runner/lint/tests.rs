@@ -53,7 +53,7 @@ summary = "A first byte other than 0x01 is refused with VERSION_UNSUPPORTED and 
 send = { golden = "v1/wire_hello_minimal", patch = [{ at = 0, hex = "02" }] }
 
 [[case.step]]
-expect_reply = { result = "refused", fields = { "refused.code" = "ERROR_VERSION_UNSUPPORTED", "refused.reason" = { ref = "unsupported framing version" } }, frame = { request_id = 0 } }
+expect_reply = { result = "refused", fields = { "refused.code" = "ERROR_VERSION_UNSUPPORTED" }, ref_fields = { "refused.reason" = "unsupported framing version" }, frame = { request_id = 0 } }
 
 [[case.step]]
 expect_close = {}
@@ -177,6 +177,31 @@ fn lint(files: BTreeMap<String, String>) -> Vec<String> {
         .filter(|p| !p.item.starts_with("line "))
         .map(ToString::to_string)
         .collect()
+}
+
+/// The load error of the base suite with `from` replaced by `to` in `file`.
+fn load_error(file: &str, from: &str, to: &str) -> String {
+    let mut files = base();
+    let text = files.get(file).cloned().unwrap_or_default();
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "{from:?} must occur once in {file}"
+    );
+    files.insert(file.to_owned(), text.replace(from, to));
+    let files = files
+        .into_iter()
+        .map(|(k, v)| (k, v.into_bytes()))
+        .collect();
+    match Suite::from_files("test".into(), files) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("{to:?} in {file} loads"),
+    }
+}
+
+/// Asserts `error` locates the problem (`case …: step …: field: `) and says `why`.
+fn assert_load_error(error: &str, place: &str, why: &str) {
+    assert!(error.contains(place) && error.contains(why), "{error}");
 }
 
 /// Lints the base suite with `edit` applied to one file's text.
@@ -366,34 +391,40 @@ fn a_case_needs_a_step() {
 
 #[test]
 fn a_send_needs_exactly_one_source() {
-    let problems = lint_hel_case(
-        "[[case.step]]\nsend = { hex = \"01\", golden = \"v1/wire_hello_minimal\" }\n",
+    let error = load_error(
+        "cases/frm.toml",
+        "send = { golden = \"v1/wire_hello_minimal\",",
+        "send = { hex = \"01\", golden = \"v1/wire_hello_minimal\",",
     );
-    assert_only(
-        &problems,
-        "cases/hel.toml: hel.extra: step 1: send needs exactly one source of golden, hex, hello, admin, frame (has golden, hex)",
+    assert_load_error(
+        &error,
+        "cases/frm.toml: line 7: case frm.bad-first-byte: step 1: send: ",
+        "send needs exactly one source of golden, hex, hello, admin, frame (has golden, hex)",
     );
-    let problems = lint_hel_case("[[case.step]]\nsend = { truncate = 1 }\n");
-    assert_only(
-        &problems,
-        "cases/hel.toml: hel.extra: step 1: send needs exactly one source of golden, hex, hello, admin, frame (has none)",
+    let error = load_error(
+        "cases/hel.toml",
+        "send = { hex = \"01 00000000\" }",
+        "send = { truncate = 1 }",
     );
+    assert_load_error(&error, "step 11: send: ", "(has none)");
 }
 
 #[test]
 fn hex_must_parse_and_goldens_must_exist() {
-    let problems = lint_hel_case("[[case.step]]\nsend = { hex = \"01 0\" }\n");
-    assert_only(
-        &problems,
-        "cases/hel.toml: hel.extra: step 1: send.hex does not parse: odd number of hex digits (3)",
+    let error = load_error(
+        "cases/hel.toml",
+        "send = { hex = \"01 00000000\" }",
+        "send = { hex = \"01 0\" }",
     );
-    let problems = lint_hel_case(
-        "[[case.step]]\nsend = { hex = \"01\", patch = [{ at = 0, hex = \"xy\" }] }\n",
+    assert_load_error(
+        &error,
+        "step 11: send",
+        "does not parse: odd number of hex digits (3)",
     );
-    assert!(
-        problems[0].starts_with("cases/hel.toml: hel.extra: step 1: patch 1: hex does not parse:"),
-        "{problems:#?}"
-    );
+    let error = load_error("cases/frm.toml", "hex = \"02\"", "hex = \"xy\"");
+    assert_load_error(&error, "step 1: send", "\"xy\" does not parse");
+    let error = load_error("cases/frm.toml", "hex = \"02\"", "hex = \"\"");
+    assert_load_error(&error, "step 1: send", "patch 1: hex is empty");
     let problems = lint_replaced(
         "cases/frm.toml",
         "v1/wire_hello_minimal",
@@ -401,6 +432,26 @@ fn hex_must_parse_and_goldens_must_exist() {
     );
     assert_eq!(problems.len(), 1, "{problems:#?}");
     assert!(problems[0].starts_with("cases/frm.toml: frm.bad-first-byte: step 1: golden: no golden named \"v1/no_such_golden\""), "{problems:#?}");
+}
+
+#[test]
+fn chunking_needs_a_chunk_size_above_zero() {
+    let error = load_error(
+        "cases/hel.toml",
+        "chunk = 1, chunk_pause_ms = 5",
+        "chunk = 0",
+    );
+    assert_load_error(&error, "step 5: send", "nonzero");
+    let error = load_error(
+        "cases/hel.toml",
+        "chunk = 1, chunk_pause_ms = 5",
+        "chunk_pause_ms = 5",
+    );
+    assert_load_error(
+        &error,
+        "step 5: send",
+        "chunk_pause_ms without chunk does nothing",
+    );
 }
 
 #[test]
@@ -461,31 +512,63 @@ fn text_format_snippets_must_parse_against_their_types() {
 
 #[test]
 fn admin_verbs_must_be_known_names_or_numbers() {
-    let problems = lint_replaced("cases/hel.toml", "ADMIN_VERB_STATUS", "ADMIN_VERB_STATUZ");
-    assert_only(
-        &problems,
-        "cases/hel.toml: hel.every-feature: step 7: admin.verb \"ADMIN_VERB_STATUZ\" is no AdminVerb value (use a number for unknown verbs)",
+    let error = load_error("cases/hel.toml", "ADMIN_VERB_STATUS", "ADMIN_VERB_STATUZ");
+    assert_load_error(
+        &error,
+        "case hel.every-feature: step 7: send",
+        "\"ADMIN_VERB_STATUZ\" is no AdminVerb value (use a number for unknown verbs)",
+    );
+    let error = load_error("cases/hel.toml", "verb = 99", "verb = 4294967296");
+    assert_load_error(
+        &error,
+        "step 9: send",
+        "verb 4294967296 does not fit an enum (i32)",
     );
 }
 
 #[test]
 fn matchers_must_be_one_known_key() {
-    let problems = lint_replaced("cases/hel.toml", "{ len = 0 }", "{ len = 0, empty = true }");
-    assert_only(
-        &problems,
-        "cases/hel.toml: hel.every-feature: step 6: expect_reply.fields.negotiated.warnings: a matcher table holds exactly one matcher, not empty, len",
+    let error = load_error("cases/hel.toml", "{ len = 0 }", "{ len = 0, empty = true }");
+    assert_load_error(
+        &error,
+        "case hel.every-feature: step 6: expect_reply.fields.negotiated.warnings: ",
+        "a matcher table holds exactly one matcher, not empty, len",
     );
-    let problems = lint_replaced(
+    let error = load_error(
         "cases/frm.toml",
-        "{ ref = \"unsupported framing version\" }",
-        "{ equals = \"x\" }",
+        "\"refused.code\" = \"ERROR_VERSION_UNSUPPORTED\"",
+        "\"refused.code\" = { equals = \"x\" }",
     );
-    assert_eq!(problems.len(), 1, "{problems:#?}");
-    assert!(problems[0].starts_with("cases/frm.toml: frm.bad-first-byte: step 2: expect_reply.fields.refused.reason: unknown matcher \"equals\""), "{problems:#?}");
-    let problems = lint_replaced("cases/hel.toml", "{ non_empty = true }", "{ contains = 3 }");
-    assert_only(
-        &problems,
-        "cases/hel.toml: hel.every-feature: step 18: expect_records.env.RUNNING_PROCESS_X: contains takes a string",
+    assert_load_error(
+        &error,
+        "case frm.bad-first-byte: step 2: expect_reply.fields.refused.code: ",
+        "unknown matcher \"equals\"",
+    );
+    let error = load_error("cases/hel.toml", "{ non_empty = true }", "{ contains = 3 }");
+    assert_load_error(
+        &error,
+        "step 18: expect_records.env.RUNNING_PROCESS_X.contains: ",
+        "invalid type: integer `3`, expected a string",
+    );
+}
+
+#[test]
+fn ref_only_checks_have_their_own_key_not_a_matcher() {
+    let error = load_error(
+        "cases/frm.toml",
+        "ref_fields = { \"refused.reason\" = \"unsupported framing version\" }",
+        "fields = { \"refused.reason\" = { ref = \"unsupported framing version\" } }",
+    );
+    assert!(error.contains("duplicate key"), "{error}");
+    let error = load_error(
+        "cases/frm.toml",
+        "\"refused.code\" = \"ERROR_VERSION_UNSUPPORTED\"",
+        "\"refused.code\" = { ref = \"ERROR_VERSION_UNSUPPORTED\" }",
+    );
+    assert_load_error(
+        &error,
+        "step 2: expect_reply.fields.refused.code: ",
+        "`ref` is no matcher: REF-only checks go under their own key",
     );
 }
 
@@ -523,14 +606,15 @@ fn same_as_and_differs_from_need_an_earlier_capture() {
 
 #[test]
 fn expect_reply_result_is_negotiated_or_refused() {
-    let problems = lint_replaced(
+    let error = load_error(
         "cases/frm.toml",
         "result = \"refused\"",
         "result = \"rejected\"",
     );
-    assert_only(
-        &problems,
-        "cases/frm.toml: frm.bad-first-byte: step 2: expect_reply.result \"rejected\" must be \"negotiated\" or \"refused\"",
+    assert_load_error(
+        &error,
+        "step 2: expect_reply.result: ",
+        "unknown variant `rejected`, expected `negotiated` or `refused`",
     );
 }
 
@@ -597,13 +681,13 @@ fn connections_must_be_opened_before_use() {
 #[test]
 fn alternatives_are_checked_step_by_step() {
     let problems = lint_hel_case(
-        "[[case.step]]\nexpect_one_of = [{ name = \"a\", step = [{ expect_reply = { result = \"ok\" } }] }]\n",
+        "[[case.step]]\nexpect_one_of = [{ name = \"a\", step = [{ expect_reply = { frame = { requestid = 1 } } }] }]\n",
     );
     assert_eq!(
         problems,
         [
             "cases/hel.toml: hel.extra: step 1: expect_one_of needs at least two alternatives",
-            "cases/hel.toml: hel.extra: step 1 alternative \"a\" step 1: expect_reply.result \"ok\" must be \"negotiated\" or \"refused\"",
+            "cases/hel.toml: hel.extra: step 1 alternative \"a\" step 1: expect_reply.frame: Frame has no field \"requestid\"",
         ]
     );
 }
@@ -711,14 +795,15 @@ fn tombstones_and_misplaced_entries_are_checked() {
 
 #[test]
 fn modes_counts_and_codes_are_checked() {
-    let problems = lint_replaced(
+    let error = load_error(
         "cases/hel.toml",
         "chmod_definitions = \"0750\"",
         "chmod_definitions = \"rwx\"",
     );
-    assert_only(
-        &problems,
-        "cases/hel.toml: hel.every-feature: step 21: chmod_definitions \"rwx\" is not an octal mode",
+    assert_load_error(
+        &error,
+        "step 21: chmod_definitions: ",
+        "\"rwx\" is not an octal mode",
     );
     let problems = lint_replaced("cases/hel.toml", "count = 3", "count = 1");
     assert_only(

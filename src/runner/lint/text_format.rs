@@ -8,8 +8,6 @@ use crate::proto::descriptor_pool;
 pub(super) const HELLO: &str = "running_process.broker.v1.Hello";
 /// The v1 `Frame` message.
 pub(super) const FRAME: &str = "running_process.broker.v1.Frame";
-/// The admin verb enum.
-pub(super) const ADMIN_VERB: &str = "running_process.broker.v1.AdminVerb";
 /// The refusal code enum.
 pub(super) const ERROR_CODE: &str = "running_process.broker.v1.ErrorCode";
 

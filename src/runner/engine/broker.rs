@@ -1,0 +1,169 @@
+//! Steps on the broker itself: file modes (SEC-2), a peer of another uid
+//! (SEC-1), its stop (ADM-7) and its event log (EVT-1…EVT-3).
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{CaseRun, DEFAULT_WAIT, Restore, deadline};
+use crate::events::{read_log, verify_log};
+use crate::runner::judge::{Failure, judge_event_log};
+use crate::runner::model::{EventLogSpec, SocketModesSpec, StoppedSpec, UidSpec};
+
+impl CaseRun<'_> {
+    /// Sets `path`'s mode until the case ends.
+    pub(super) fn chmod(&mut self, path: &Path, mode: u32) -> Result<(), Failure> {
+        let old = std::fs::metadata(path)
+            .map_err(|e| Failure::new(format!("{}: {e}", path.display())))?
+            .permissions()
+            .mode()
+            & 0o7777;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Failure::new(format!("chmod {}: {e}", path.display())))?;
+        self.restores.push(Restore {
+            path: path.to_path_buf(),
+            mode: old,
+        });
+        self.trace.push(
+            "-",
+            "note",
+            &[],
+            format!("chmod {mode:o} {}", path.display()),
+        );
+        Ok(())
+    }
+
+    pub(super) fn send_as_uid(&mut self, spec: &UidSpec) -> Result<(), Failure> {
+        let socket = self.env.socket.clone();
+        let dir = socket.parent().map(Path::to_path_buf).unwrap_or_default();
+        // Let the other uid reach the socket at all; SEC-1 must then stop it.
+        self.chmod(&dir, 0o711)?;
+        self.chmod(&socket, 0o666)?;
+        let mut command = Command::new(&self.env.helper_exe);
+        command
+            .args([
+                "hello",
+                "--timeout-ms",
+                "5000",
+                "--service",
+                &spec.hello.service,
+                "--version",
+                &spec.hello.version,
+                "--socket",
+            ])
+            .arg(&socket)
+            .uid(spec.uid)
+            .gid(spec.uid)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let output = command
+            .output()
+            .map_err(|e| Failure::new(format!("running a peer as uid {}: {e}", spec.uid)))?;
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        self.trace.push(
+            "-",
+            "note",
+            &[],
+            format!(
+                "peer as uid {} exited {:?}: {said}",
+                spec.uid,
+                output.status.code()
+            ),
+        );
+        match output.status.code() {
+            Some(0 | 1) => Err(Failure {
+                message: format!("the broker answered a peer with uid {} (SEC-1)", spec.uid),
+                detail: said,
+            }),
+            Some(2) => Ok(()),
+            other => Err(Failure {
+                message: format!("the peer process ended with {other:?}"),
+                detail: said,
+            }),
+        }
+    }
+
+    pub(super) fn expect_stopped(&mut self, spec: &StoppedSpec) -> Result<(), Failure> {
+        let until = deadline(spec.within_ms);
+        let socket = self.env.socket.clone();
+        loop {
+            let gone = !socket.exists();
+            let refused = UnixStream::connect(&socket).is_err();
+            if gone && refused {
+                self.trace.push(
+                    "-",
+                    "note",
+                    &[],
+                    "the socket file is gone and nothing accepts",
+                );
+                return Ok(());
+            }
+            if Instant::now() > until {
+                return Err(Failure::new(format!(
+                    "the broker still {} after {} ms",
+                    if gone {
+                        "accepts connections"
+                    } else {
+                        "has its socket file"
+                    },
+                    spec.within_ms.unwrap_or(DEFAULT_WAIT.as_millis() as u64)
+                )));
+            }
+            // A broker's exit is not announced on any channel we hold: look again shortly.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub(super) fn expect_event_log(&mut self, spec: &EventLogSpec) -> Result<(), Failure> {
+        let path = self.env.event_log.clone().ok_or_else(|| {
+            Failure::new("the broker's event log is not known (the case needs event-log)")
+        })?;
+        let scan = read_log(&path)
+            .map_err(|e| Failure::new(format!("reading {}: {e}", path.display())))?;
+        let verdict = match spec.intact {
+            Some(_) => Some(
+                verify_log(&path)
+                    .map_err(|e| Failure::new(format!("verifying {}: {e}", path.display())))?,
+            ),
+            None => None,
+        };
+        self.trace.push(
+            "-",
+            "note",
+            &[],
+            format!(
+                "event log {}: {} records",
+                path.display(),
+                scan.records.len()
+            ),
+        );
+        let judgement = judge_event_log(spec, &scan.records, verdict.as_ref(), &self.captures);
+        self.accept(judgement)
+    }
+
+    pub(super) fn expect_socket_modes(&mut self, spec: &SocketModesSpec) -> Result<(), Failure> {
+        let mode_of = |p: &Path| {
+            std::fs::symlink_metadata(p)
+                .map(|m| m.permissions().mode() & 0o7777)
+                .map_err(|e| Failure::new(format!("{}: {e}", p.display())))
+        };
+        let socket = self.env.socket.clone();
+        let dir = mode_of(socket.parent().unwrap_or(Path::new("/")))?;
+        let file = mode_of(&socket)?;
+        if dir != spec.dir.0 || file != spec.socket.0 {
+            return Err(Failure::new(format!(
+                "socket directory mode {dir:o} (expected {}), socket mode {file:o} (expected {})",
+                spec.dir, spec.socket
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,237 @@
+//! Executing one case: its steps against a broker socket, with a wire log,
+//! captured values and the verdict rules of each level. The shell reads
+//! and acts; [`crate::runner::judge`] decides.
+//!
+//! By step family: `wire` (connections, sends, replies), `backend`
+//! (fake backends, parallel Hellos), `broker` (the broker's files,
+//! process and event log).
+
+mod backend;
+mod broker;
+mod wire;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::conn::{Conn, Trace};
+use super::judge::{Failure, Judgement};
+use super::matching::Captures;
+use super::model::{Case, CaseResult, ConnName, Level, Step, Verdict};
+use super::provision::Provisioner;
+use crate::golden::Corpus;
+
+/// Default bound on waiting for a reply or a close.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+
+/// What a case runs against.
+pub struct CaseEnv<'a> {
+    /// The broker socket.
+    pub socket: PathBuf,
+    /// The broker's event log, when known.
+    pub event_log: Option<PathBuf>,
+    /// Installations and definitions.
+    pub provisioner: &'a Provisioner,
+    /// The golden corpus.
+    pub goldens: &'a Corpus,
+    /// The target's Hello deadline.
+    pub hello_timeout: Duration,
+    /// REF expectations are binding.
+    pub is_reference: bool,
+    /// Whether the runner owns the socket's directory (for uid cases).
+    pub owns_socket: bool,
+    /// The `broker-conformance` executable, for steps run as another uid.
+    pub helper_exe: PathBuf,
+}
+
+/// A mode change undone when the case ends.
+struct Restore {
+    path: PathBuf,
+    mode: u32,
+}
+
+/// The state of one running case.
+struct CaseRun<'a> {
+    env: &'a CaseEnv<'a>,
+    conns: BTreeMap<ConnName, Conn>,
+    captures: Captures,
+    trace: Trace,
+    ref_misses: Vec<String>,
+    restores: Vec<Restore>,
+    tmp: tempfile::TempDir,
+}
+
+/// Runs one case; never panics on anything the broker does.
+pub fn run_case(case: &Case, env: &CaseEnv<'_>, keep_trace: bool) -> CaseResult {
+    let started = Instant::now();
+    let outcome = tempfile::Builder::new()
+        .prefix("case.")
+        .tempdir_in("/tmp")
+        .map_err(|e| Failure::new(format!("creating a temporary directory: {e}")))
+        .map(|tmp| {
+            let mut run = CaseRun {
+                env,
+                conns: BTreeMap::new(),
+                captures: Captures::default(),
+                trace: Trace::new(),
+                ref_misses: Vec::new(),
+                restores: Vec::new(),
+                tmp,
+            };
+            let result = run.steps(&case.steps);
+            run.restore();
+            (result, run.trace, run.ref_misses)
+        });
+    let (verdict, message, detail, trace) = match outcome {
+        Err(f) => (Verdict::Error, f.message, f.detail, Trace::new()),
+        Ok((Ok(()), trace, misses)) if misses.is_empty() => {
+            (Verdict::Pass, String::new(), String::new(), trace)
+        }
+        Ok((Ok(()), trace, misses)) => {
+            let detail = misses.join("\n");
+            if env.is_reference {
+                (
+                    Verdict::Fail,
+                    "a reference-level expectation failed".into(),
+                    detail,
+                    trace,
+                )
+            } else {
+                (
+                    Verdict::Pass,
+                    "passes; differs from the reference broker in REF details".into(),
+                    detail,
+                    trace,
+                )
+            }
+        }
+        Ok((Err(f), trace, _)) => {
+            let verdict = if case.level == Level::Ref && !env.is_reference {
+                Verdict::Info
+            } else {
+                Verdict::Fail
+            };
+            (verdict, f.message, f.detail, trace)
+        }
+    };
+    let keep = keep_trace || !matches!(verdict, Verdict::Pass | Verdict::Skip);
+    CaseResult {
+        detail,
+        duration_ms: started.elapsed().as_millis() as u64,
+        trace: if keep { trace.events } else { Vec::new() },
+        ..CaseResult::of(case, verdict, message)
+    }
+}
+
+fn deadline(within_ms: Option<u64>) -> Instant {
+    Instant::now() + within_ms.map_or(DEFAULT_WAIT, Duration::from_millis)
+}
+
+impl CaseRun<'_> {
+    fn steps(&mut self, steps: &[Step]) -> Result<(), Failure> {
+        for (i, step) in steps.iter().enumerate() {
+            self.step(step).map_err(|mut f| {
+                f.message = format!("step {}: {}", i + 1, f.message);
+                f
+            })?;
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, step: &Step) -> Result<(), Failure> {
+        match step {
+            Step::Connect(name) => self.conn(name).map(drop),
+            Step::Send(spec) => self.send(spec),
+            Step::HalfClose(name) => self.half_close(name),
+            Step::ExpectReply(spec) => self.expect_reply(spec),
+            Step::ExpectClose(spec) => self.expect_close(spec),
+            Step::ExpectSilence(spec) => self.expect_silence(spec),
+            Step::ExpectOneOf(alternatives) => self.expect_one_of(alternatives),
+            Step::ExpectHandoffEvent(spec) => self.expect_handoff_event(spec),
+            Step::ExpectBackendServes(spec) => self.expect_backend_serves(spec),
+            Step::ExpectRecords(spec) => self.expect_records(spec),
+            Step::Parallel(spec) => self.parallel(spec),
+            Step::KillBackend(spec) => self.kill_backend(spec),
+            Step::Define(spec) => self
+                .env
+                .provisioner
+                .write(spec)
+                .map(drop)
+                .map_err(|e| Failure::new(format!("defining {}: {e}", spec.service))),
+            Step::RebuildBackend(service) => self
+                .env
+                .provisioner
+                .rebuild(service)
+                .map_err(|e| Failure::new(format!("rebuilding {service}: {e}"))),
+            Step::ChmodDefinitions(mode) => {
+                let dir = self.env.provisioner.definitions().to_path_buf();
+                self.chmod(&dir, mode.0)
+            }
+            Step::SendAsUid(spec) => self.send_as_uid(spec),
+            Step::ExpectSocketModes(spec) => self.expect_socket_modes(spec),
+            Step::ExpectStopped(spec) => self.expect_stopped(spec),
+            Step::ExpectEventLog(spec) => self.expect_event_log(spec),
+            Step::PauseMs(ms) => {
+                std::thread::sleep(Duration::from_millis(*ms));
+                Ok(())
+            }
+        }
+    }
+
+    /// The connection `name`, opened on first use.
+    fn conn(&mut self, name: &ConnName) -> Result<&mut Conn, Failure> {
+        if !self.conns.contains_key(name) {
+            let socket = &self.env.socket;
+            let conn = Conn::connect(name.as_str(), socket).map_err(|e| {
+                Failure::new(format!("connecting {name} to {}: {e}", socket.display()))
+            })?;
+            self.trace.push(
+                name.as_str(),
+                "note",
+                &[],
+                format!("connected to {}", socket.display()),
+            );
+            self.conns.insert(name.clone(), conn);
+        }
+        self.conns
+            .get_mut(name)
+            .ok_or_else(|| Failure::new(format!("no connection {name}")))
+    }
+
+    /// Runs `act` on connection `name` (opened on first use) with the wire log.
+    fn on_conn<T>(
+        &mut self,
+        name: &ConnName,
+        act: impl FnOnce(&mut Conn, &mut Trace) -> T,
+    ) -> Result<T, Failure> {
+        self.conn(name)?;
+        let conn = self
+            .conns
+            .get_mut(name)
+            .ok_or_else(|| Failure::new(format!("no connection {name}")))?;
+        Ok(act(conn, &mut self.trace))
+    }
+
+    /// Takes a judgement: its captures are kept and its REF misses noted
+    /// whatever the outcome; its problems fail the step.
+    fn accept(&mut self, judgement: Judgement) -> Result<(), Failure> {
+        let failure = judgement.failure();
+        self.captures.extend(judgement.captures);
+        self.ref_misses.extend(judgement.ref_misses);
+        failure.map_or(Ok(()), Err)
+    }
+
+    fn restore(&mut self) {
+        for r in self.restores.drain(..).rev() {
+            let _ = std::fs::set_permissions(&r.path, std::fs::Permissions::from_mode(r.mode));
+        }
+    }
+}
+
+/// Makes sure writes to a trace are not lost if a step panics (they never
+/// should): flush stdout so progress lines appear in order.
+pub fn flush_stdout() {
+    let _ = std::io::stdout().flush();
+}

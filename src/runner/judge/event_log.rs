@@ -1,0 +1,68 @@
+//! Judging the broker's lifecycle event log against `expect_event_log`:
+//! the chain verifies (EVT-3), no record is too long (EVT-1), the kinds
+//! that must appear (EVT-2), the record count and the head hash.
+
+use super::Judgement;
+use crate::events::{LogRecord, LogVerdict};
+use crate::inspect::to_hex;
+use crate::proto::v1::EventKind;
+use crate::runner::matching::{Actual, Captures};
+use crate::runner::model::EventLogSpec;
+
+/// Judges the log's intact `records`; `verdict` is the chain's
+/// verification, which the caller runs when `spec.intact` asks for it.
+pub fn judge_event_log(
+    spec: &EventLogSpec,
+    records: &[LogRecord],
+    verdict: Option<&LogVerdict>,
+    captures: &Captures,
+) -> Judgement {
+    let mut out = Judgement::default();
+    if let Some(want) = spec.intact {
+        match verdict {
+            Some(verdict) if matches!(verdict, LogVerdict::Intact { .. }) == want => {}
+            Some(verdict) => out.problems.push(format!(
+                "expected the chain {}intact: {verdict}",
+                if want { "" } else { "not " }
+            )),
+            None => out.problems.push("the chain was not verified".into()),
+        }
+    }
+    if let Some(max) = spec.max_record_bytes
+        && let Some(big) = records.iter().find(|r| r.len > max)
+    {
+        out.problems.push(format!(
+            "record {} is {} bytes, over {max} (EVT-1)",
+            big.index, big.len
+        ));
+    }
+    for kind in &spec.kinds {
+        let present = records
+            .iter()
+            .any(|r| EventKind::try_from(r.event.kind).is_ok_and(|k| k.as_str_name() == kind));
+        if !present {
+            out.problems.push(format!("no {kind} record in the log"));
+        }
+    }
+    if let Some(min) = spec.min_records
+        && (records.len() as u64) < min
+    {
+        out.problems.push(format!(
+            "{} records, expected at least {min}",
+            records.len()
+        ));
+    }
+    if let Some(name) = &spec.head_same_as {
+        let head = records.last().map(|r| to_hex(&r.hash)).unwrap_or_default();
+        match captures.get(name) {
+            Some(Actual::Str(captured)) if *captured == head => {}
+            other => out.problems.push(format!(
+                "the log's head {head} differs from {name} ({other:?})"
+            )),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
