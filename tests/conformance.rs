@@ -9,10 +9,9 @@ use std::time::Duration;
 use broker_conformance::golden::Corpus;
 use broker_conformance::inspect::annotate::{annotate_any_frame, render};
 use broker_conformance::inspect::parse_hex;
-use broker_conformance::runner::provision::Provisioner;
 use broker_conformance::runner::schedule::{CaseRunner, RunSettings};
-use broker_conformance::runner::target::BuiltInTarget;
 use broker_conformance::runner::{CaseResult, Suite, Verdict};
+use broker_conformance::testbed::{BuiltInTarget, Provisioner};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 /// The Hello deadline given to the reference broker under test (FRM-9 cases wait it out).

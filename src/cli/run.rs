@@ -14,13 +14,14 @@ use crate::env::ProcessEnv;
 use crate::golden::Corpus;
 use crate::runner::expected::load_expected;
 use crate::runner::model::{Case, RunReport, Verdict};
-use crate::runner::provision::{Provisioner, private_dir};
 use crate::runner::report::{
     ColorChoice, HumanReporter, RunObserver, write_json_file, write_junit_file,
 };
 use crate::runner::schedule::{CaseRunner, RunSettings, run_cases};
 use crate::runner::suite::Suite;
-use crate::runner::target::{BuiltInTarget, CommandTarget, EndpointTarget, Target};
+use crate::testbed::{
+    BuiltInTarget, CommandTarget, EndpointTarget, Provisioner, Target, private_dir,
+};
 
 /// The Hello deadline the runner gives the built-in broker (FRM-9 cases wait it out).
 pub const DEFAULT_RUN_HELLO_TIMEOUT_MS: u64 = 1000;

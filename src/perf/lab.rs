@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::RawServer;
-use crate::runner::model::ServiceSpec;
-use crate::runner::provision::{ProvisionError, Provisioner};
-use crate::runner::target::{BrokerInstance, CommandTarget, Target, TargetError};
+use crate::testbed::{
+    BrokerInstance, CommandTarget, ProvisionError, Provisioner, ServiceSpec, Target, TargetError,
+};
 
 /// The plain echo service (registry hits).
 pub const ECHO_SERVICE: &str = "fake-echo";

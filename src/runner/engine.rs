@@ -21,7 +21,6 @@ use super::model::{
     ParallelSpec, RecordsSpec, ReplySpec, SendSpec, ServesSpec, SocketModesSpec, Step, StoppedSpec,
     UidSpec, Verdict,
 };
-use super::provision::Provisioner;
 use super::requests::{hello_frame, send_bytes};
 use crate::fake_backend::Record;
 use crate::golden::Corpus;
@@ -29,6 +28,7 @@ use crate::inspect::hex_diff;
 use crate::inspect::to_hex;
 use crate::proto::descriptor_pool;
 use crate::proto::v1::{Frame, FrameKind, HandoffAck, HelloReply, hello_reply};
+use crate::testbed::Provisioner;
 use crate::wire::framing::blocking::{read_frame, write_frame};
 use crate::wire::payload::{PayloadSchema, payload_schema};
 use crate::wire::{

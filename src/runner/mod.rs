@@ -1,7 +1,7 @@
 //! The conformance runner: replays the suite in `conformance/` against a
 //! broker — the built-in reference broker, one the runner starts from a
 //! command template, or one already running — and reports a verdict per
-//! case and per spec clause.
+//! case and per spec clause. The brokers it tests come from [`crate::testbed`].
 
 pub mod coverage;
 pub mod expected;
@@ -15,7 +15,5 @@ pub use suite::{Suite, SuiteError};
 pub mod conn;
 pub mod engine;
 pub mod matching;
-pub mod provision;
 pub mod requests;
 pub mod schedule;
-pub mod target;
