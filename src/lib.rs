@@ -9,6 +9,7 @@
 //! | [`wire`] | the protocol vocabulary: framing, envelope checks, grammars, Hello validation, refusals, frame constructors — pure |
 //! | [`runner`] | the conformance runner: the suite as data, schedules, verdicts, reports |
 //! | [`testbed`] | the broker under test: targets (built-in, command, endpoint), provisioning, fake-backend installs |
+//! | [`harness`] | the suite as a library harness: one libtest test per case in an implementer's `cargo test` |
 //! | [`golden`] | the frozen golden corpus: manifest, companions, verification |
 //! | [`inspect`] | hex dumps, annotated wire dumps and hex diffs for people |
 //! | [`env`](mod@env) | the environment seam (an empty variable counts as unset) |
@@ -45,6 +46,8 @@ pub mod events;
 #[cfg(unix)]
 pub mod fake_backend;
 pub mod golden;
+#[cfg(unix)]
+pub mod harness;
 pub mod inspect;
 pub mod paths;
 #[cfg(unix)]

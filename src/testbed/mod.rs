@@ -5,7 +5,9 @@
 //!   started from a command template ([`CommandTarget`]), or one already
 //!   running ([`EndpointTarget`]), each stating its [`TargetProfile`];
 //! - provisioning: fake-backend installations and the service definitions
-//!   of `conformance/services.toml` ([`Provisioner`], [`ServiceSpec`]).
+//!   of `conformance/services.toml` ([`Provisioner`], [`ServiceSpec`]);
+//! - set-up: a [`Testbed`] for a [`BrokerUnderTest`], in a short private
+//!   scratch directory.
 
 mod built_in;
 mod command;
@@ -13,6 +15,7 @@ mod command_line;
 mod endpoint;
 mod provision;
 mod services;
+mod setup;
 mod target;
 
 pub use built_in::BuiltInTarget;
@@ -21,6 +24,10 @@ pub use command_line::split_command;
 pub use endpoint::EndpointTarget;
 pub use provision::{ProvisionError, Provisioner, private_dir};
 pub use services::ServiceSpec;
+pub use setup::{
+    BUILT_IN_HELLO_TIMEOUT, BrokerUnderTest, COMMAND_HELLO_TIMEOUT, SPEC_HELLO_TIMEOUT, Testbed,
+    TestbedError, TestbedOptions,
+};
 pub use target::{
     BrokerInstance, STARTUP_TIMEOUT, Target, TargetCaps, TargetError, TargetInfo, TargetProfile,
 };
