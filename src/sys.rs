@@ -189,6 +189,36 @@ pub fn process_exe_as_started(pid: u32) -> io::Result<PathBuf> {
     })
 }
 
+/// Connects to the Unix socket at `path`, waiting at most `timeout` for
+/// room in its listen backlog: a blocking Unix-socket connect waits while
+/// the backlog is full, bounded on Linux by `SO_SNDTIMEO`. Past the
+/// timeout it fails with [`io::ErrorKind::TimedOut`].
+pub fn connect_unix_within(
+    path: &Path,
+    timeout: std::time::Duration,
+) -> io::Result<std::os::unix::net::UnixStream> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType, sockopt};
+    if timeout.is_zero() {
+        return Err(io::ErrorKind::TimedOut.into());
+    }
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    sockopt::set_socket_timeout(&fd, sockopt::Timeout::Send, Some(timeout))?;
+    match rustix::net::connect(&fd, &SocketAddrUnix::new(path)?) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS) => {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    sockopt::set_socket_timeout(&fd, sockopt::Timeout::Send, None)?;
+    Ok(std::os::unix::net::UnixStream::from(fd))
+}
+
 /// A process's resident memory in bytes (`VmRSS` of `/proc/<pid>/status`).
 pub fn resident_bytes(pid: u32) -> io::Result<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
