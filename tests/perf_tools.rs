@@ -166,7 +166,7 @@ fn answers_once_then_stalls(socket: &Path) -> std::os::unix::net::UnixListener {
     .expect("socket");
     rustix::net::bind(&fd, &SocketAddrUnix::new(socket).expect("address")).expect("bind");
     rustix::net::listen(&fd, 1).expect("listen");
-    let listener = std::os::unix::net::UnixListener::from(std::os::fd::OwnedFd::from(fd));
+    let listener = std::os::unix::net::UnixListener::from(fd);
     let once = listener.try_clone().expect("clone");
     std::thread::spawn(move || {
         let (mut conn, _) = once.accept().expect("accept");

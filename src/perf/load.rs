@@ -251,7 +251,7 @@ mod tests {
         let addr = SocketAddrUnix::new(&socket).unwrap_or_else(|e| panic!("address: {e}"));
         rustix::net::bind(&fd, &addr).unwrap_or_else(|e| panic!("bind: {e}"));
         rustix::net::listen(&fd, 1).unwrap_or_else(|e| panic!("listen: {e}"));
-        (UnixListener::from(std::os::fd::OwnedFd::from(fd)), socket)
+        (UnixListener::from(fd), socket)
     }
 
     fn scratch() -> tempfile::TempDir {
