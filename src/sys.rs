@@ -219,6 +219,25 @@ pub fn connect_unix_within(
     Ok(std::os::unix::net::UnixStream::from(fd))
 }
 
+/// Listens on a Unix socket at `path` with this listen `backlog` (std
+/// picks its own): a small one stands in for a server that can hold only
+/// a few pending connections.
+pub fn listen_unix_with_backlog(
+    path: &Path,
+    backlog: i32,
+) -> io::Result<std::os::unix::net::UnixListener> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    rustix::net::bind(&fd, &SocketAddrUnix::new(path)?)?;
+    rustix::net::listen(&fd, backlog)?;
+    Ok(std::os::unix::net::UnixListener::from(fd))
+}
+
 /// A process's resident memory in bytes (`VmRSS` of `/proc/<pid>/status`).
 pub fn resident_bytes(pid: u32) -> io::Result<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))?;

@@ -155,18 +155,8 @@ fn load_against_a_missing_socket_names_it_and_exits_2() {
 /// backlog of one: a broker that holds only a couple of connections. The
 /// listener lives as long as the returned value.
 fn answers_once_then_stalls(socket: &Path) -> std::os::unix::net::UnixListener {
-    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
     use std::io::Write as _;
-    let fd = rustix::net::socket_with(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )
-    .expect("socket");
-    rustix::net::bind(&fd, &SocketAddrUnix::new(socket).expect("address")).expect("bind");
-    rustix::net::listen(&fd, 1).expect("listen");
-    let listener = std::os::unix::net::UnixListener::from(fd);
+    let listener = broker_conformance::sys::listen_unix_with_backlog(socket, 1).expect("listen");
     let once = listener.try_clone().expect("clone");
     std::thread::spawn(move || {
         let (mut conn, _) = once.accept().expect("accept");

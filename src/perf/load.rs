@@ -239,19 +239,10 @@ mod tests {
     /// A listener with a backlog of one that never accepts: a server that
     /// cannot hold more than a couple of connections.
     fn stalled_listener(dir: &Path) -> (UnixListener, std::path::PathBuf) {
-        use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
         let socket = dir.join("s.sock");
-        let fd = rustix::net::socket_with(
-            AddressFamily::UNIX,
-            SocketType::STREAM,
-            SocketFlags::CLOEXEC,
-            None,
-        )
-        .unwrap_or_else(|e| panic!("socket: {e}"));
-        let addr = SocketAddrUnix::new(&socket).unwrap_or_else(|e| panic!("address: {e}"));
-        rustix::net::bind(&fd, &addr).unwrap_or_else(|e| panic!("bind: {e}"));
-        rustix::net::listen(&fd, 1).unwrap_or_else(|e| panic!("listen: {e}"));
-        (UnixListener::from(fd), socket)
+        let listener = crate::sys::listen_unix_with_backlog(&socket, 1)
+            .unwrap_or_else(|e| panic!("listening on {}: {e}", socket.display()));
+        (listener, socket)
     }
 
     fn scratch() -> tempfile::TempDir {
