@@ -55,7 +55,7 @@ pub struct LoadArgs {
     idle: usize,
     /// Seconds the idle phase may take: opening the connections and the
     /// exchange that proves the broker accepted them all.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 5.0)]
     idle_timeout: f64,
     /// Skip the raw baseline server.
     #[arg(long)]

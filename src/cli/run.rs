@@ -19,7 +19,7 @@ use crate::runner::report::{
 };
 use crate::runner::schedule::{CaseRunner, RunSettings, run_cases};
 use crate::runner::suite::Suite;
-use crate::testbed::{BrokerUnderTest, Testbed, TestbedOptions};
+use crate::testbed::{BrokerUnderTest, CLI_NAME, Testbed, TestbedOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorArg {
@@ -163,6 +163,7 @@ pub fn run(args: RunArgs) -> u8 {
         label: args.label.clone(),
         hello_timeout: args.hello_timeout_ms.map(Duration::from_millis),
         fake_backend: fake_backend_path(args.fake_backend.as_deref()),
+        cli: std::env::current_exe().unwrap_or_else(|_| PathBuf::from(CLI_NAME)),
     };
     let testbed = match Testbed::set_up(&what, &suite.services, &options) {
         Ok(testbed) => testbed,
@@ -173,7 +174,7 @@ pub fn run(args: RunArgs) -> u8 {
     let settings = RunSettings {
         jobs: args.jobs,
         trace_all: args.trace,
-        helper_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("broker-conformance")),
+        helper_exe: testbed.peer_cli().to_path_buf(),
     };
     let color = match args.color {
         ColorArg::Always => ColorChoice::Always,

@@ -17,7 +17,7 @@
 //!
 //! The test binary is self-sufficient: installed under the name
 //! `fake-backend` it is the suite's fake backend, and linked as
-//! `broker-conformance` it is the CLI that runs peers as another uid
+//! `broker-conformance` it is the CLI that peers of another uid run
 //! ([`Role`]). The suite, goldens and clause catalogue come from the copy
 //! embedded in this crate. Nothing starts until the first selected case
 //! runs, so `--list` starts no broker.
@@ -181,10 +181,10 @@ impl Harness {
                 label: self.label,
                 hello_timeout: self.hello_timeout,
                 fake_backend: self.fake_backend.unwrap_or_else(|| exe.clone()),
+                cli: exe,
             },
             what: self.what,
             filters: self.filters,
-            exe,
             started: OnceLock::new(),
         })
     }
@@ -198,7 +198,6 @@ struct Session {
     what: BrokerUnderTest,
     filters: Vec<String>,
     options: TestbedOptions,
-    exe: PathBuf,
     started: OnceLock<Result<Started, String>>,
 }
 
@@ -206,7 +205,6 @@ struct Session {
 struct Started {
     runner: CaseRunner,
     _testbed: Testbed,
-    _cli_link: tempfile::TempDir,
 }
 
 impl Session {
@@ -233,12 +231,10 @@ impl Session {
     fn start(&self) -> Result<Started, String> {
         let testbed = Testbed::set_up(&self.what, &self.suite.services, &self.options)
             .map_err(|e| e.to_string())?;
-        let (cli_link, helper_exe) = roles::cli_link(&self.exe)
-            .map_err(|e| format!("linking {} as the CLI: {e}", self.exe.display()))?;
         let settings = RunSettings {
             jobs: 1,
             trace_all: false,
-            helper_exe,
+            helper_exe: testbed.peer_cli().to_path_buf(),
         };
         let runner = CaseRunner::start(
             testbed.target(),
@@ -250,7 +246,6 @@ impl Session {
         Ok(Started {
             runner,
             _testbed: testbed,
-            _cli_link: cli_link,
         })
     }
 

@@ -1,18 +1,20 @@
 //! The roles one executable plays, chosen by the name it was invoked
 //! under: the runner installs copies of itself named `fake-backend` as
-//! every service's backend, and runs peers of another uid through a link
-//! named `broker-conformance`. A libtest harness binary plays both, so an
-//! implementer's `cargo test` needs no other executable.
+//! every service's backend, and peers of another uid start it as
+//! `broker-conformance` (see [`TestbedOptions::cli`]). A libtest harness
+//! binary plays both, so an implementer's `cargo test` needs no other
+//! executable.
+//!
+//! [`TestbedOptions::cli`]: crate::testbed::TestbedOptions::cli
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
+
+use crate::testbed::CLI_NAME;
 
 /// The name the fake backend is installed under.
 pub const FAKE_BACKEND_NAME: &str = "fake-backend";
-
-/// The name of the command-line tool.
-pub const CLI_NAME: &str = "broker-conformance";
 
 /// What this process is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,17 +48,6 @@ impl Role {
             Self::FakeBackend => crate::fake_backend::cli::main(),
         }
     }
-}
-
-/// A directory others may enter holding a link named `broker-conformance`
-/// to `exe`, so steps run as another uid can start it as the CLI.
-pub fn cli_link(exe: &Path) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let dir = tempfile::Builder::new().prefix("bh.").tempdir_in("/tmp")?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
-    let link = dir.path().join(CLI_NAME);
-    std::os::unix::fs::symlink(exe, &link)?;
-    Ok((dir, link))
 }
 
 #[cfg(test)]

@@ -25,8 +25,8 @@ pub use endpoint::EndpointTarget;
 pub use provision::{ProvisionError, Provisioner, private_dir};
 pub use services::ServiceSpec;
 pub use setup::{
-    BUILT_IN_HELLO_TIMEOUT, BrokerUnderTest, COMMAND_HELLO_TIMEOUT, SPEC_HELLO_TIMEOUT, Testbed,
-    TestbedError, TestbedOptions,
+    BUILT_IN_HELLO_TIMEOUT, BrokerUnderTest, CLI_NAME, COMMAND_HELLO_TIMEOUT, SPEC_HELLO_TIMEOUT,
+    Testbed, TestbedError, TestbedOptions,
 };
 pub use target::{
     BrokerInstance, STARTUP_TIMEOUT, Target, TargetCaps, TargetError, TargetInfo, TargetProfile,

@@ -102,7 +102,14 @@ pub struct TestbedOptions {
     /// The executable installed as every service's backend: a
     /// `fake-backend`, or a program that runs as one when so named.
     pub fake_backend: PathBuf,
+    /// The executable that, named `broker-conformance`, is the CLI: steps
+    /// run as another uid start it (`hello`) from a directory that uid can
+    /// enter, whatever the modes of the directories it is installed in.
+    pub cli: PathBuf,
 }
+
+/// The name the CLI answers to (see [`TestbedOptions::cli`]).
+pub const CLI_NAME: &str = "broker-conformance";
 
 /// Why a testbed could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +123,14 @@ pub enum TestbedError {
     /// The target is unusable.
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// The CLI could not be placed where another uid can start it.
+    #[error("placing {path} for peers of another uid: {source}")]
+    PeerCli {
+        /// The executable.
+        path: PathBuf,
+        /// The failure.
+        source: std::io::Error,
+    },
 }
 
 /// A scratch directory with services provisioned and a target on it.
@@ -123,6 +138,8 @@ pub struct Testbed {
     // Dropped in this order: the scratch directory goes last.
     target: Arc<dyn Target>,
     provisioner: Arc<Provisioner>,
+    peer_cli: PathBuf,
+    _peer_dir: tempfile::TempDir,
     scratch: tempfile::TempDir,
 }
 
@@ -169,9 +186,16 @@ impl Testbed {
                 &label,
             )),
         };
+        let (peer_dir, peer_cli) =
+            place_for_peers(&options.cli).map_err(|source| TestbedError::PeerCli {
+                path: options.cli.clone(),
+                source,
+            })?;
         Ok(Self {
             target,
             provisioner: Arc::new(provisioner),
+            peer_cli,
+            _peer_dir: peer_dir,
             scratch,
         })
     }
@@ -186,8 +210,27 @@ impl Testbed {
         Arc::clone(&self.provisioner)
     }
 
+    /// The CLI as peers of another uid start it.
+    pub fn peer_cli(&self) -> &Path {
+        &self.peer_cli
+    }
+
     /// Keeps the scratch directory after the testbed is gone; returns where it is.
     pub fn keep(self) -> PathBuf {
         self.scratch.keep()
     }
+}
+
+/// A directory anyone may enter (0755) holding `exe` as `broker-conformance`
+/// (a hard link, else a copy): the CLI for peers of another uid, even when
+/// `exe` lives below a private directory such as `/root/.cargo/bin`.
+fn place_for_peers(exe: &Path) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::Builder::new().prefix("bp.").tempdir_in("/tmp")?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))?;
+    let placed = dir.path().join(CLI_NAME);
+    if std::fs::hard_link(exe, &placed).is_err() {
+        std::fs::copy(exe, &placed)?;
+    }
+    Ok((dir, placed))
 }
