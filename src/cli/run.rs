@@ -162,6 +162,7 @@ pub fn run(args: RunArgs) -> u8 {
     let options = TestbedOptions {
         label: args.label.clone(),
         hello_timeout: args.hello_timeout_ms.map(Duration::from_millis),
+        definitions: args.service_def_dir.clone(),
         fake_backend: fake_backend_path(args.fake_backend.as_deref()),
         cli: std::env::current_exe().unwrap_or_else(|_| PathBuf::from(CLI_NAME)),
     };

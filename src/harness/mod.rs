@@ -180,6 +180,7 @@ impl Harness {
             options: TestbedOptions {
                 label: self.label,
                 hello_timeout: self.hello_timeout,
+                definitions: None,
                 fake_backend: self.fake_backend.unwrap_or_else(|| exe.clone()),
                 cli: exe,
             },

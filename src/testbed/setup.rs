@@ -99,6 +99,9 @@ pub struct TestbedOptions {
     pub label: Option<String>,
     /// The brokers' Hello deadline [default: [`BrokerUnderTest::default_hello_timeout`]].
     pub hello_timeout: Option<Duration>,
+    /// The definition directory the services are written to and started
+    /// brokers read [default: the endpoint's, else one in the scratch directory].
+    pub definitions: Option<PathBuf>,
     /// The executable installed as every service's backend: a
     /// `fake-backend`, or a program that runs as one when so named.
     pub fake_backend: PathBuf,
@@ -158,7 +161,10 @@ impl Testbed {
         private_dir(scratch.path())?;
         let definitions = match what {
             BrokerUnderTest::Endpoint { definitions, .. } => definitions.clone(),
-            _ => scratch.path().join("defs"),
+            _ => options
+                .definitions
+                .clone()
+                .unwrap_or_else(|| scratch.path().join("defs")),
         };
         let provisioner = Provisioner::new(scratch.path(), &options.fake_backend, &definitions)?;
         provisioner.write_all(services)?;
