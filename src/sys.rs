@@ -197,16 +197,11 @@ pub fn connect_unix_within(
     path: &Path,
     timeout: std::time::Duration,
 ) -> io::Result<std::os::unix::net::UnixStream> {
-    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType, sockopt};
+    use rustix::net::{SocketAddrUnix, sockopt};
     if timeout.is_zero() {
         return Err(io::ErrorKind::TimedOut.into());
     }
-    let fd = rustix::net::socket_with(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )?;
+    let fd = unix_stream_socket()?;
     sockopt::set_socket_timeout(&fd, sockopt::Timeout::Send, Some(timeout))?;
     match rustix::net::connect(&fd, &SocketAddrUnix::new(path)?) {
         Ok(()) => {}
@@ -219,6 +214,17 @@ pub fn connect_unix_within(
     Ok(std::os::unix::net::UnixStream::from(fd))
 }
 
+/// A new close-on-exec Unix stream socket.
+fn unix_stream_socket() -> io::Result<OwnedFd> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    Ok(rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?)
+}
+
 /// Listens on a Unix socket at `path` with this listen `backlog` (std
 /// picks its own): a small one stands in for a server that can hold only
 /// a few pending connections.
@@ -226,13 +232,8 @@ pub fn listen_unix_with_backlog(
     path: &Path,
     backlog: i32,
 ) -> io::Result<std::os::unix::net::UnixListener> {
-    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
-    let fd = rustix::net::socket_with(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )?;
+    use rustix::net::SocketAddrUnix;
+    let fd = unix_stream_socket()?;
     rustix::net::bind(&fd, &SocketAddrUnix::new(path)?)?;
     rustix::net::listen(&fd, backlog)?;
     Ok(std::os::unix::net::UnixListener::from(fd))
