@@ -41,7 +41,7 @@ use crate::runner::model::Case;
 use crate::runner::report::{ColorChoice, HumanReporter};
 use crate::runner::schedule::{CaseRunner, RunSettings};
 use crate::runner::suite::{Suite, SuiteError};
-use crate::testbed::{Testbed, TestbedOptions};
+use crate::testbed::{TargetError, Testbed, TestbedError, TestbedOptions};
 
 /// The exit code when the harness itself cannot run (as the CLI's `run`).
 const EXIT_HARNESS: u8 = 2;
@@ -58,6 +58,22 @@ pub enum HarnessError {
     /// This executable cannot be found (it is the fake backend).
     #[error("finding this test executable: {0}")]
     CurrentExe(std::io::Error),
+}
+
+/// Why the testbed did not start (every selected test then fails with it).
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    /// Setting up the scratch directory, services or target failed.
+    #[error(transparent)]
+    Testbed(#[from] TestbedError),
+    /// The shared broker did not start.
+    #[error("{label} could not run: {source}")]
+    Target {
+        /// The target's name in reports.
+        label: String,
+        /// The failure.
+        source: TargetError,
+    },
 }
 
 /// The conformance suite against one broker, as libtest tests.
@@ -199,7 +215,7 @@ struct Session {
     what: BrokerUnderTest,
     filters: Vec<String>,
     options: TestbedOptions,
-    started: OnceLock<Result<Started, String>>,
+    started: OnceLock<Result<Started, StartError>>,
 }
 
 /// A running testbed. Fields drop in order: the runner before its testbed.
@@ -229,9 +245,8 @@ impl Session {
         trials
     }
 
-    fn start(&self) -> Result<Started, String> {
-        let testbed = Testbed::set_up(&self.what, &self.suite.services, &self.options)
-            .map_err(|e| e.to_string())?;
+    fn start(&self) -> Result<Started, StartError> {
+        let testbed = Testbed::set_up(&self.what, &self.suite.services, &self.options)?;
         let settings = RunSettings {
             jobs: 1,
             trace_all: false,
@@ -243,7 +258,10 @@ impl Session {
             Arc::new(Corpus::embedded()),
             settings,
         )
-        .map_err(|e| format!("{} could not run: {e}", testbed.target().info().label))?;
+        .map_err(|source| StartError::Target {
+            label: testbed.target().info().label,
+            source,
+        })?;
         Ok(Started {
             runner,
             _testbed: testbed,
