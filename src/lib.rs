@@ -7,7 +7,9 @@
 //! |---|---|
 //! | [`proto`] | prost types generated from `proto/` (`proto::v1`, `proto::v2`) and their descriptors |
 //! | [`wire`] | the protocol vocabulary: framing, envelope checks, grammars, Hello validation, refusals, frame constructors — pure |
-//! | [`runner`] | the conformance runner: the suite as data, targets, provisioning, verdicts, reports |
+//! | [`runner`] | the conformance runner: the suite as data, schedules, verdicts, reports |
+//! | [`testbed`] | the broker under test: targets (built-in, command, endpoint), provisioning, fake-backend installs |
+//! | [`harness`] | the suite as a library harness: one libtest test per case in an implementer's `cargo test` |
 //! | [`golden`] | the frozen golden corpus: manifest, companions, verification |
 //! | [`inspect`] | hex dumps, annotated wire dumps and hex diffs for people |
 //! | [`env`](mod@env) | the environment seam (an empty variable counts as unset) |
@@ -48,6 +50,8 @@ pub mod fake_backend;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod golden;
+#[cfg(unix)]
+pub mod harness;
 pub mod inspect;
 pub mod paths;
 #[cfg(unix)]
@@ -59,6 +63,8 @@ pub mod proto;
 pub mod runner;
 #[cfg(unix)]
 pub mod sys;
+#[cfg(unix)]
+pub mod testbed;
 pub mod wire;
 
 /// The README's examples, compiled and run as doc tests.

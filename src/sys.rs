@@ -189,6 +189,56 @@ pub fn process_exe_as_started(pid: u32) -> io::Result<PathBuf> {
     })
 }
 
+/// Connects to the Unix socket at `path`, waiting at most `timeout` for
+/// room in its listen backlog: a blocking Unix-socket connect waits while
+/// the backlog is full, bounded on Linux by `SO_SNDTIMEO`. Past the
+/// timeout it fails with [`io::ErrorKind::TimedOut`].
+pub fn connect_unix_within(
+    path: &Path,
+    timeout: std::time::Duration,
+) -> io::Result<std::os::unix::net::UnixStream> {
+    use rustix::net::{SocketAddrUnix, sockopt};
+    if timeout.is_zero() {
+        return Err(io::ErrorKind::TimedOut.into());
+    }
+    let fd = unix_stream_socket()?;
+    sockopt::set_socket_timeout(&fd, sockopt::Timeout::Send, Some(timeout))?;
+    match rustix::net::connect(&fd, &SocketAddrUnix::new(path)?) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INPROGRESS) => {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    sockopt::set_socket_timeout(&fd, sockopt::Timeout::Send, None)?;
+    Ok(std::os::unix::net::UnixStream::from(fd))
+}
+
+/// A new close-on-exec Unix stream socket.
+fn unix_stream_socket() -> io::Result<OwnedFd> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    Ok(rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?)
+}
+
+/// Listens on a Unix socket at `path` with this listen `backlog` (std
+/// picks its own): a small one stands in for a server that can hold only
+/// a few pending connections.
+pub fn listen_unix_with_backlog(
+    path: &Path,
+    backlog: i32,
+) -> io::Result<std::os::unix::net::UnixListener> {
+    use rustix::net::SocketAddrUnix;
+    let fd = unix_stream_socket()?;
+    rustix::net::bind(&fd, &SocketAddrUnix::new(path)?)?;
+    rustix::net::listen(&fd, backlog)?;
+    Ok(std::os::unix::net::UnixListener::from(fd))
+}
+
 /// A process's resident memory in bytes (`VmRSS` of `/proc/<pid>/status`).
 pub fn resident_bytes(pid: u32) -> io::Result<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))?;

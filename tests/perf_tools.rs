@@ -10,9 +10,10 @@ mod support;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use broker_conformance::perf::exchange::{Exchange, hello_request_bytes};
+use broker_conformance::perf::exchange::{Exchange, hello_request_bytes, read_frame_into};
 use broker_conformance::perf::lab::Lab;
 use broker_conformance::perf::raw::pass_fd;
+use broker_conformance::wire::framing::encode_header;
 use serde_json::Value;
 
 fn exe() -> &'static Path {
@@ -148,6 +149,63 @@ fn load_against_a_missing_socket_names_it_and_exits_2() {
         stderr.contains(&*socket.to_string_lossy()) && stderr.contains("No such file"),
         "{stderr}"
     );
+}
+
+/// A server that answers one exchange and then never accepts again, with a
+/// backlog of one: a broker that holds only a couple of connections. The
+/// listener lives as long as the returned value.
+fn answers_once_then_stalls(socket: &Path) -> std::os::unix::net::UnixListener {
+    use std::io::Write as _;
+    let listener = broker_conformance::sys::listen_unix_with_backlog(socket, 1).expect("listen");
+    let once = listener.try_clone().expect("clone");
+    std::thread::spawn(move || {
+        let (mut conn, _) = once.accept().expect("accept");
+        let mut body = Vec::new();
+        read_frame_into(&mut conn, &mut body).expect("request");
+        let mut reply = encode_header(2).to_vec();
+        reply.extend_from_slice(b"ok");
+        conn.write_all(&reply).expect("reply");
+    });
+    listener
+}
+#[test]
+fn load_against_a_broker_that_stops_accepting_ends_and_reports_what_it_reached() {
+    let dir = support::broker::short_tempdir();
+    let socket = dir.path().join("b.sock");
+    let _listener = answers_once_then_stalls(&socket);
+    let out = dir.path().join("load.json");
+    let (code, stdout, stderr) = support::cli_output(support::cli_command().args([
+        "load".as_ref(),
+        "--socket".as_ref(),
+        socket.as_os_str(),
+        "--no-baseline".as_ref(),
+        "--clients".as_ref(),
+        "2".as_ref(),
+        "--duration".as_ref(),
+        "0.2".as_ref(),
+        "--idle".as_ref(),
+        "50".as_ref(),
+        "--idle-timeout".as_ref(),
+        "0.3".as_ref(),
+        "--json".as_ref(),
+        out.as_os_str(),
+    ]));
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("no progress before the deadline"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("of 50 connections held"), "{stdout}");
+    assert!(stdout.contains("not done: "), "{stdout}");
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("json")).expect("parses");
+    let row = rows(&report)[0];
+    assert_eq!(row["completed"], 0, "{row}");
+    assert!(row["failed"].as_u64().expect("failed") > 0, "{row}");
+    let idle = &report["idle"];
+    assert_eq!(idle["requested"], 50);
+    assert!(idle["held"].as_u64().expect("held") < 50, "{idle}");
+    assert!(idle["shortfall"].is_string(), "{idle}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! the raw Unix-socket baseline measured in the same run.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 
@@ -12,6 +12,9 @@ use crate::perf::exchange::Exchange;
 use crate::perf::lab::{ECHO_SERVICE, Lab, LabBroker, server_pid};
 use crate::perf::load::{IdleReport, LoadConfig, LoadReport, measure_idle, run_load};
 use crate::perf::stats::Micros;
+
+/// How long the first exchange, which proves the broker answers, may take.
+const FIRST_EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which exchange the clients repeat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -50,6 +53,10 @@ pub struct LoadArgs {
     /// Also hold this many idle connections and report the broker's resident memory.
     #[arg(long, default_value_t = 10_000)]
     idle: usize,
+    /// Seconds the idle phase may take: opening the connections and the
+    /// exchange that proves the broker accepted them all.
+    #[arg(long, default_value_t = 5.0)]
+    idle_timeout: f64,
     /// Skip the raw baseline server.
     #[arg(long)]
     no_baseline: bool,
@@ -139,7 +146,7 @@ pub fn run(args: LoadArgs) -> u8 {
     let socket = subject.socket();
     // One exchange first: it must work, it launches the backend of a
     // negotiated scenario, and its reply is what the baseline answers.
-    if let Err(e) = exchange.run(&socket) {
+    if let Err(e) = exchange.run_within(&socket, Instant::now() + FIRST_EXCHANGE_TIMEOUT) {
         return harness(format!("the first exchange with {}: {e}", socket.display()));
     }
     let mut reply =
@@ -163,6 +170,7 @@ pub fn run(args: LoadArgs) -> u8 {
         let config = LoadConfig {
             clients,
             duration,
+            overrun: duration,
             request: exchange.request().to_vec(),
         };
         let base = baseline
@@ -195,7 +203,13 @@ pub fn run(args: LoadArgs) -> u8 {
         None
     } else {
         match subject_pid {
-            Some(pid) => match measure_idle(&socket, pid, args.idle, &mut exchange) {
+            Some(pid) => match measure_idle(
+                &socket,
+                pid,
+                args.idle,
+                &mut exchange,
+                Instant::now() + Duration::from_secs_f64(args.idle_timeout.max(0.1)),
+            ) {
                 Ok(report) => Some(report),
                 Err(e) => return harness(e),
             },
@@ -210,6 +224,7 @@ pub fn run(args: LoadArgs) -> u8 {
     let scenario = format!("{service} {version}");
     print_report(&scenario, &rows, idle.as_ref());
     let failed: u64 = rows.iter().map(|r| r.report.failed).sum();
+    let idle_short = idle.as_ref().is_some_and(|i| i.shortfall.is_some());
     let report = Report {
         scenario,
         rows,
@@ -226,7 +241,11 @@ pub fn run(args: LoadArgs) -> u8 {
     }
     drop(baseline);
     drop(subject);
-    if failed > 0 { EXIT_FAILED } else { EXIT_OK }
+    if failed > 0 || idle_short {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
 }
 
 fn print_report(scenario: &str, rows: &[Row], idle: Option<&IdleReport>) {
@@ -258,11 +277,15 @@ fn print_report(scenario: &str, rows: &[Row], idle: Option<&IdleReport>) {
     }
     if let Some(idle) = idle {
         println!(
-            "  idle: {} connections held; broker RSS {:.1} MiB -> {:.1} MiB ({:.0} bytes each)",
+            "  idle: {} of {} connections held; broker RSS {:.1} MiB -> {:.1} MiB ({:.0} bytes each)",
             idle.held,
+            idle.requested,
             idle.rss_before as f64 / (1 << 20) as f64,
             idle.rss_after as f64 / (1 << 20) as f64,
             idle.per_connection()
         );
+        if let Some(shortfall) = &idle.shortfall {
+            println!("      not done: {shortfall}");
+        }
     }
 }

@@ -14,24 +14,12 @@ use crate::env::ProcessEnv;
 use crate::golden::Corpus;
 use crate::runner::expected::load_expected;
 use crate::runner::model::{Case, RunReport, Verdict};
-use crate::runner::provision::{Provisioner, private_dir};
 use crate::runner::report::{
     ColorChoice, HumanReporter, RunObserver, write_json_file, write_junit_file,
 };
 use crate::runner::schedule::{CaseRunner, RunSettings, run_cases};
 use crate::runner::suite::Suite;
-use crate::runner::target::{BuiltInTarget, CommandTarget, EndpointTarget, Target};
-
-/// The Hello deadline the runner gives the built-in broker (FRM-9 cases wait it out).
-pub const DEFAULT_RUN_HELLO_TIMEOUT_MS: u64 = 1000;
-
-/// The Hello deadline the runner gives brokers started from --broker-cmd:
-/// longer, because a broker may count a launch against it (upstream's
-/// covers the whole connection, the reply to a slow launch included).
-pub const DEFAULT_COMMAND_HELLO_TIMEOUT_MS: u64 = 3000;
-
-/// The spec's default Hello deadline (FRM-9), assumed for a broker at --socket.
-pub const SPEC_HELLO_TIMEOUT_MS: u64 = 30_000;
+use crate::testbed::{BrokerUnderTest, CLI_NAME, Testbed, TestbedOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorArg {
@@ -121,17 +109,7 @@ fn select<'s>(suite: &'s Suite, args: &RunArgs) -> Result<Vec<&'s Case>, String>
             .map(|c| vec![c])
             .ok_or_else(|| format!("no case {id:?} in {}", suite.source));
     }
-    Ok(suite
-        .cases
-        .iter()
-        .filter(|c| {
-            args.filter.is_empty()
-                || args
-                    .filter
-                    .iter()
-                    .any(|f| c.id.contains(f.as_str()) || c.clauses.iter().any(|cl| cl == f))
-        })
-        .collect())
+    Ok(suite.selected(&args.filter))
 }
 
 /// The executable installed as each service's backend: `--fake-backend`,
@@ -176,71 +154,28 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(corpus) => Arc::new(corpus),
         Err(e) => return harness(e),
     };
-    let scratch = match tempfile::Builder::new().prefix("bc.").tempdir_in("/tmp") {
-        Ok(dir) => dir,
-        Err(e) => return harness(format!("creating the scratch directory: {e}")),
+    let what = match (&args.broker_cmd, &args.socket, &args.service_def_dir) {
+        (Some(template), _, _) => BrokerUnderTest::command(template),
+        (None, Some(socket), Some(definitions)) => BrokerUnderTest::endpoint(socket, definitions),
+        _ => BrokerUnderTest::built_in(),
     };
-    if let Err(e) = private_dir(scratch.path()) {
-        return harness(e);
-    }
-    let definitions = args
-        .service_def_dir
-        .clone()
-        .unwrap_or_else(|| scratch.path().join("defs"));
-    let provisioner = match Provisioner::new(
-        scratch.path(),
-        &fake_backend_path(args.fake_backend.as_deref()),
-        &definitions,
-    ) {
-        Ok(p) => Arc::new(p),
+    let options = TestbedOptions {
+        label: args.label.clone(),
+        hello_timeout: args.hello_timeout_ms.map(Duration::from_millis),
+        definitions: args.service_def_dir.clone(),
+        fake_backend: fake_backend_path(args.fake_backend.as_deref()),
+        cli: std::env::current_exe().unwrap_or_else(|_| PathBuf::from(CLI_NAME)),
+    };
+    let testbed = match Testbed::set_up(&what, &suite.services, &options) {
+        Ok(testbed) => testbed,
         Err(e) => return harness(e),
     };
-    if let Err(e) = provisioner.write_all(&suite.services) {
-        return harness(e);
-    }
-    let default_timeout = match (&args.broker_cmd, &args.socket) {
-        (Some(_), _) => DEFAULT_COMMAND_HELLO_TIMEOUT_MS,
-        (None, Some(_)) => SPEC_HELLO_TIMEOUT_MS,
-        (None, None) => DEFAULT_RUN_HELLO_TIMEOUT_MS,
-    };
-    let hello_timeout =
-        Duration::from_millis(args.hello_timeout_ms.unwrap_or(default_timeout).max(1));
-    let target: Arc<dyn Target> = match (&args.broker_cmd, &args.socket) {
-        (Some(template), _) => {
-            let label = args.label.clone().unwrap_or_else(|| {
-                template
-                    .split_whitespace()
-                    .next()
-                    .and_then(|p| Path::new(p).file_name())
-                    .map_or_else(|| "broker".into(), |n| n.to_string_lossy().into_owned())
-            });
-            match CommandTarget::new(
-                template,
-                &label,
-                scratch.path(),
-                &definitions,
-                hello_timeout,
-            ) {
-                Ok(t) => Arc::new(t),
-                Err(e) => return harness(e),
-            }
-        }
-        (None, Some(socket)) => {
-            let label = args.label.clone().unwrap_or_else(|| "endpoint".into());
-            Arc::new(EndpointTarget::new(
-                socket,
-                &definitions,
-                hello_timeout,
-                &label,
-            ))
-        }
-        (None, None) => Arc::new(BuiltInTarget::new(&definitions, hello_timeout)),
-    };
+    let target = testbed.target();
     let info = target.info();
     let settings = RunSettings {
         jobs: args.jobs,
         trace_all: args.trace,
-        helper_exe: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("broker-conformance")),
+        helper_exe: testbed.peer_cli().to_path_buf(),
     };
     let color = match args.color {
         ColorArg::Always => ColorChoice::Always,
@@ -250,12 +185,7 @@ pub fn run(args: RunArgs) -> u8 {
     let mut reporter = HumanReporter::new(std::io::stdout(), color, &suite).with_trace(args.trace);
     let started_at = crate::sys::unix_now_ms();
     let clock = Instant::now();
-    let runner = match CaseRunner::start(
-        Arc::clone(&target),
-        Arc::clone(&provisioner),
-        goldens,
-        settings,
-    ) {
+    let runner = match CaseRunner::start(target, testbed.provisioner(), goldens, settings) {
         Ok(runner) => runner,
         Err(e) => return harness(format!("{} could not run: {e}", info.label)),
     };
@@ -298,7 +228,7 @@ pub fn run(args: RunArgs) -> u8 {
         }
     }
     if args.keep {
-        let kept = scratch.keep();
+        let kept = testbed.keep();
         eprintln!("kept the scratch directory {}", kept.display());
     }
     let failed = !problems.is_empty()

@@ -5,6 +5,7 @@
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::proto::v1::Hello;
 use crate::wire::framing::{FramingError, encode_frame, parse_header};
@@ -28,6 +29,12 @@ pub enum ExchangeError {
         what: &'static str,
         /// The failure.
         source: io::Error,
+    },
+    /// The deadline passed before this step was done.
+    #[error("{what}: no progress before the deadline")]
+    TimedOut {
+        /// The step.
+        what: &'static str,
     },
     /// The reply's header is not a valid frame header.
     #[error("the reply is not a frame: {0}")]
@@ -67,7 +74,8 @@ impl Exchange {
     }
 
     /// Connects to `socket`, sends the request, reads one reply frame and
-    /// closes. Returns the reply body's length.
+    /// closes, unbounded (benches: no timeout syscalls in the timed path).
+    /// Returns the reply body's length.
     pub fn run(&mut self, socket: &Path) -> Result<usize, ExchangeError> {
         let mut stream = UnixStream::connect(socket).map_err(|source| ExchangeError::Connect {
             socket: socket.to_path_buf(),
@@ -76,14 +84,25 @@ impl Exchange {
         self.run_on(&mut stream)
     }
 
+    /// Connects to `socket`, sends the request, reads one reply frame and
+    /// closes, each step bounded by `deadline` (a broker that stops
+    /// accepting or answering costs at most the time left). Returns the
+    /// reply body's length.
+    pub fn run_within(&mut self, socket: &Path, deadline: Instant) -> Result<usize, ExchangeError> {
+        let mut stream = connect_within(socket, deadline)?;
+        let left = time_left(deadline, "writing the request")?;
+        stream
+            .set_write_timeout(Some(left))
+            .and_then(|()| stream.set_read_timeout(Some(left)))
+            .map_err(|source| io_failure("setting the deadline", source))?;
+        self.run_on(&mut stream)
+    }
+
     /// The exchange on a connected stream (left open).
     pub fn run_on(&mut self, stream: &mut UnixStream) -> Result<usize, ExchangeError> {
         stream
             .write_all(&self.request)
-            .map_err(|source| ExchangeError::Io {
-                what: "writing the request",
-                source,
-            })?;
+            .map_err(|source| io_failure("writing the request", source))?;
         read_frame_into(stream, &mut self.reply)
     }
 }
@@ -96,19 +115,40 @@ pub fn read_frame_into<R: Read>(
     let mut header = [0u8; FRAME_HEADER_LEN];
     reader
         .read_exact(&mut header)
-        .map_err(|source| ExchangeError::Io {
-            what: "reading the reply header",
-            source,
-        })?;
+        .map_err(|source| io_failure("reading the reply header", source))?;
     let len = parse_header(&header, MAX_FRAME_BYTES)? as usize;
     body.resize(len, 0);
     reader
         .read_exact(body)
-        .map_err(|source| ExchangeError::Io {
-            what: "reading the reply body",
-            source,
-        })?;
+        .map_err(|source| io_failure("reading the reply body", source))?;
     Ok(len)
+}
+
+/// The time left before `deadline` for `what`; none left is [`ExchangeError::TimedOut`].
+fn time_left(deadline: Instant, what: &'static str) -> Result<Duration, ExchangeError> {
+    Some(deadline.saturating_duration_since(Instant::now()))
+        .filter(|left| !left.is_zero())
+        .ok_or(ExchangeError::TimedOut { what })
+}
+
+/// An I/O failure of `what`; a socket timeout is [`ExchangeError::TimedOut`].
+fn io_failure(what: &'static str, source: io::Error) -> ExchangeError {
+    match source.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ExchangeError::TimedOut { what },
+        _ => ExchangeError::Io { what, source },
+    }
+}
+
+/// Connects to `socket`, waiting for room in its backlog until `deadline` at most.
+pub fn connect_within(socket: &Path, deadline: Instant) -> Result<UnixStream, ExchangeError> {
+    let left = time_left(deadline, "connecting")?;
+    crate::sys::connect_unix_within(socket, left).map_err(|source| match source.kind() {
+        io::ErrorKind::TimedOut => ExchangeError::TimedOut { what: "connecting" },
+        _ => ExchangeError::Connect {
+            socket: socket.to_path_buf(),
+            source,
+        },
+    })
 }
 
 /// The framed bytes of a minimal Hello (protocol 1..1) for `service` at `version`.

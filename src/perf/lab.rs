@@ -5,14 +5,13 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::RawServer;
-use crate::runner::model::ServiceSpec;
-use crate::runner::provision::{ProvisionError, Provisioner};
-use crate::runner::target::{BrokerInstance, CommandTarget, Target, TargetError};
+use crate::testbed::{
+    BrokerInstance, CommandTarget, ProvisionError, Provisioner, ServiceSpec, Target, TargetError,
+};
 
 /// The plain echo service (registry hits).
 pub const ECHO_SERVICE: &str = "fake-echo";
@@ -213,9 +212,12 @@ impl Drop for LabBroker {
     }
 }
 
+/// How long asking a server's pid may wait for room in its backlog.
+const PID_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The pid of the process listening on `socket` (SO_PEERCRED of a connection).
 pub fn server_pid(socket: &Path) -> Option<u32> {
-    let stream = UnixStream::connect(socket).ok()?;
+    let stream = crate::sys::connect_unix_within(socket, PID_CONNECT_TIMEOUT).ok()?;
     crate::sys::peer_credentials(&stream).ok().map(|c| c.pid)
 }
 

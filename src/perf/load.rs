@@ -1,5 +1,8 @@
 //! Load: many clients doing exchanges for a while, and many connections
 //! held open doing nothing, with what they cost the server in memory.
+//! Every phase is bounded: a server that stops accepting or answering
+//! costs a run at most its overrun, and the idle phase its deadline; what
+//! was reached is reported.
 
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -7,7 +10,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::exchange::{Exchange, ExchangeError};
+use super::exchange::{Exchange, ExchangeError, connect_within};
 use super::stats::{Samples, Summary};
 
 /// One load run: `clients` threads, each repeating the exchange until `duration` is over.
@@ -15,8 +18,11 @@ use super::stats::{Samples, Summary};
 pub struct LoadConfig {
     /// Concurrent clients (threads), at least one.
     pub clients: usize,
-    /// How long they keep going.
+    /// How long they keep starting exchanges.
     pub duration: Duration,
+    /// How long an exchange still in flight at the end may take: the run
+    /// is over by `duration + overrun` whatever the server does.
+    pub overrun: Duration,
     /// The request every exchange sends.
     pub request: Vec<u8>,
 }
@@ -63,7 +69,7 @@ pub fn run_load(socket: &Path, config: &LoadConfig) -> LoadReport {
         .map(|_| {
             let (start, socket) = (Arc::clone(&start), socket.to_path_buf());
             let mut exchange = Exchange::new(config.request.clone());
-            let duration = config.duration;
+            let (duration, overrun) = (config.duration, config.overrun);
             thread::spawn(move || {
                 let mut tally = ClientTally {
                     samples: Samples::with_capacity(4096),
@@ -72,12 +78,13 @@ pub fn run_load(socket: &Path, config: &LoadConfig) -> LoadReport {
                 };
                 start.wait();
                 let deadline = Instant::now() + duration;
+                let hard_end = deadline + overrun;
                 loop {
                     let began = Instant::now();
                     if began >= deadline {
                         break;
                     }
-                    match exchange.run(&socket) {
+                    match exchange.run_within(&socket, hard_end) {
                         Ok(_) => tally.samples.push(began.elapsed()),
                         Err(e) => {
                             tally.failed += 1;
@@ -119,27 +126,51 @@ pub fn run_load(socket: &Path, config: &LoadConfig) -> LoadReport {
     }
 }
 
-/// Opens `count` connections to `socket` and holds them, sending nothing.
-pub fn hold_idle(socket: &Path, count: usize) -> Result<Vec<UnixStream>, ExchangeError> {
-    (0..count)
-        .map(|_| {
-            UnixStream::connect(socket).map_err(|source| ExchangeError::Connect {
-                socket: socket.to_path_buf(),
-                source,
-            })
-        })
-        .collect()
+/// Connections held open, and why there are not more.
+#[derive(Debug)]
+pub struct IdleHold {
+    /// The connections.
+    pub streams: Vec<UnixStream>,
+    /// Why fewer than asked for were opened, if so.
+    pub stopped: Option<ExchangeError>,
 }
 
-/// What `count` idle connections cost a server in resident memory.
+/// Opens up to `count` connections to `socket` and holds them, sending
+/// nothing; stops at the first that cannot be opened by `deadline`.
+pub fn hold_idle(socket: &Path, count: usize, deadline: Instant) -> IdleHold {
+    let mut streams = Vec::with_capacity(count);
+    while streams.len() < count {
+        match connect_within(socket, deadline) {
+            Ok(stream) => streams.push(stream),
+            Err(e) => {
+                return IdleHold {
+                    streams,
+                    stopped: Some(e),
+                };
+            }
+        }
+    }
+    IdleHold {
+        streams,
+        stopped: None,
+    }
+}
+
+/// What idle connections cost a server in resident memory.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct IdleReport {
+    /// Connections asked for.
+    pub requested: usize,
     /// Connections held.
     pub held: usize,
     /// The server's resident memory before, in bytes.
     pub rss_before: u64,
-    /// With the connections held and accepted, in bytes.
+    /// With the connections held (and accepted, unless `shortfall` says
+    /// otherwise), in bytes.
     pub rss_after: u64,
+    /// What could not be done before the deadline: opening every
+    /// connection, or the exchange proving they were all accepted.
+    pub shortfall: Option<String>,
 }
 
 impl IdleReport {
@@ -156,27 +187,128 @@ impl IdleReport {
 /// Holds `count` idle connections to the server `pid` listening on
 /// `socket` and reads its resident memory once it has accepted them all:
 /// a final exchange (`settle`) is answered only after the connections
-/// queued before it were accepted.
+/// queued before it were accepted. Everything ends by `deadline`; a server
+/// that holds fewer connections is reported with the number reached.
 pub fn measure_idle(
     socket: &Path,
     pid: u32,
     count: usize,
     settle: &mut Exchange,
+    deadline: Instant,
 ) -> Result<IdleReport, String> {
     let rss = |what: &str| {
         crate::sys::resident_bytes(pid).map_err(|e| format!("reading the RSS of {pid} {what}: {e}"))
     };
-    settle.run(socket).map_err(|e| e.to_string())?;
+    let warm = settle.run_within(socket, deadline);
     let rss_before = rss("before")?;
-    let held = hold_idle(socket, count).map_err(|e| e.to_string())?;
-    settle
-        .run(socket)
-        .map_err(|e| format!("after {count} idle connections: {e}"))?;
+    if let Err(e) = warm {
+        return Ok(IdleReport {
+            requested: count,
+            held: 0,
+            rss_before,
+            rss_after: rss_before,
+            shortfall: Some(format!("an exchange before opening idle connections: {e}")),
+        });
+    }
+    let hold = hold_idle(socket, count, deadline);
+    let held = hold.streams.len();
+    let shortfall = match &hold.stopped {
+        Some(e) => Some(format!("opening connection {} of {count}: {e}", held + 1)),
+        None => settle
+            .run_within(socket, deadline)
+            .err()
+            .map(|e| format!("an exchange after {count} idle connections: {e}")),
+    };
     let rss_after = rss("after")?;
-    drop(held);
+    drop(hold);
     Ok(IdleReport {
-        held: count,
+        requested: count,
+        held,
         rss_before,
         rss_after,
+        shortfall,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixListener;
+
+    use super::*;
+
+    /// A listener with a backlog of one that never accepts: a server that
+    /// cannot hold more than a couple of connections.
+    fn stalled_listener(dir: &Path) -> (UnixListener, std::path::PathBuf) {
+        let socket = dir.join("s.sock");
+        let listener = crate::sys::listen_unix_with_backlog(&socket, 1)
+            .unwrap_or_else(|e| panic!("listening on {}: {e}", socket.display()));
+        (listener, socket)
+    }
+
+    fn scratch() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("ld.")
+            .tempdir_in("/tmp")
+            .unwrap_or_else(|e| panic!("temp dir: {e}"))
+    }
+
+    #[test]
+    fn holding_idle_connections_stops_at_a_full_backlog_with_the_number_reached() {
+        let dir = scratch();
+        let (_listener, socket) = stalled_listener(dir.path());
+        let hold = hold_idle(&socket, 1000, Instant::now() + Duration::from_millis(200));
+        assert!(
+            !hold.streams.is_empty() && hold.streams.len() < 1000,
+            "held {}",
+            hold.streams.len()
+        );
+        assert!(
+            matches!(
+                hold.stopped,
+                Some(ExchangeError::TimedOut { what: "connecting" })
+            ),
+            "{:?}",
+            hold.stopped
+        );
+    }
+
+    #[test]
+    fn a_load_run_against_a_server_that_never_answers_ends_with_every_exchange_failed() {
+        let dir = scratch();
+        let (_listener, socket) = stalled_listener(dir.path());
+        let report = run_load(
+            &socket,
+            &LoadConfig {
+                clients: 4,
+                duration: Duration::from_millis(100),
+                overrun: Duration::from_millis(100),
+                request: vec![1, 0, 0, 0, 0],
+            },
+        );
+        assert_eq!(report.completed, 0);
+        assert!(report.failed >= 4, "{report:?}");
+        let first = report.first_error.unwrap_or_default();
+        assert!(first.contains("no progress before the deadline"), "{first}");
+    }
+
+    #[test]
+    fn idle_memory_against_a_server_that_never_answers_is_a_shortfall_not_a_hang() {
+        let dir = scratch();
+        let (_listener, socket) = stalled_listener(dir.path());
+        let mut settle = Exchange::new(vec![1, 0, 0, 0, 0]);
+        let report = measure_idle(
+            &socket,
+            std::process::id(),
+            100,
+            &mut settle,
+            Instant::now() + Duration::from_millis(200),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((report.requested, report.held), (100, 0));
+        let shortfall = report.shortfall.unwrap_or_default();
+        assert!(
+            shortfall.contains("before opening idle connections"),
+            "{shortfall}"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! The conformance runner: replays the suite in `conformance/` against a
 //! broker — the built-in reference broker, one the runner starts from a
 //! command template, or one already running — and reports a verdict per
-//! case and per spec clause.
+//! case and per spec clause. The brokers it tests come from [`crate::testbed`].
 
 pub mod catalogue;
 pub mod coverage;
@@ -17,7 +17,5 @@ pub mod conn;
 pub mod engine;
 pub mod judge;
 pub mod matching;
-pub mod provision;
 pub mod requests;
 pub mod schedule;
-pub mod target;

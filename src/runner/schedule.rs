@@ -10,9 +10,8 @@ use std::time::Instant;
 
 use super::engine::{CaseEnv, run_case};
 use super::model::{Case, CaseResult, Need, SUITE_AUTH_TOKEN, Verdict};
-use super::provision::Provisioner;
-use super::target::{BrokerInstance, Target, TargetError};
 use crate::golden::Corpus;
+use crate::testbed::{BrokerInstance, Provisioner, Target, TargetError};
 
 /// How a run is carried out.
 #[derive(Debug, Clone)]
@@ -60,19 +59,20 @@ impl CaseRunner {
 
     /// Why `case` cannot run on this target, if it cannot.
     pub fn skip_reason(&self, case: &Case) -> Option<String> {
+        let caps = self.target.profile().caps;
         for need in &case.needs {
             let missing = match need {
-                Need::FreshBroker if !self.target.can_start_fresh() => {
+                Need::FreshBroker if !caps.fresh_brokers => {
                     "the target cannot start a fresh broker"
                 }
                 Need::Root if crate::sys::euid() != 0 => "it needs root to act as another uid",
-                Need::OwnDefinitions if !self.target.owns_definitions() => {
+                Need::OwnDefinitions if !caps.owns_definitions => {
                     "the runner did not write the target's definitions"
                 }
                 Need::EventLog if self.event_log.is_none() => {
                     "the broker's event log is not known to the runner"
                 }
-                Need::AuthToken if !self.target.can_require_token() => {
+                Need::AuthToken if !caps.auth_tokens => {
                     "the target cannot start a broker that requires an auth token"
                 }
                 _ => continue,
@@ -88,9 +88,9 @@ impl CaseRunner {
             event_log,
             provisioner: &self.provisioner,
             goldens: &self.goldens,
-            hello_timeout: self.target.hello_timeout(),
+            hello_timeout: self.target.profile().hello_timeout,
             is_reference: self.target.info().is_reference,
-            owns_socket: self.target.can_start_fresh(),
+            owns_socket: self.target.profile().caps.fresh_brokers,
             helper_exe: self.settings.helper_exe.clone(),
         }
     }

@@ -185,6 +185,20 @@ impl Suite {
         Self::from_files(dir.display().to_string(), files)
     }
 
+    /// The cases a set of filters selects: all of them without filters,
+    /// else those whose id contains a filter or that cite it as a clause.
+    pub fn selected(&self, filters: &[String]) -> Vec<&Case> {
+        self.cases
+            .iter()
+            .filter(|c| {
+                filters.is_empty()
+                    || filters
+                        .iter()
+                        .any(|f| c.id.contains(f.as_str()) || c.clauses.iter().any(|cl| cl == f))
+            })
+            .collect()
+    }
+
     /// A case by id.
     pub fn case(&self, id: &str) -> Option<&Case> {
         self.cases.iter().find(|c| c.id == id)

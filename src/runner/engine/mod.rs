@@ -20,8 +20,8 @@ use super::conn::{Conn, Trace};
 use super::judge::{Failure, Judgement};
 use super::matching::Captures;
 use super::model::{Case, CaseResult, ConnName, Level, Step, Verdict};
-use super::provision::Provisioner;
 use crate::golden::Corpus;
+use crate::testbed::Provisioner;
 
 /// Default bound on waiting for a reply or a close.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);

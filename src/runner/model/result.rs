@@ -108,19 +108,7 @@ impl CaseResult {
     }
 }
 
-/// What was tested.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TargetInfo {
-    /// `built-in`, `command` or `endpoint`.
-    pub kind: String,
-    /// A name for reports (`reference`, or the implementation named by the user).
-    pub label: String,
-    /// The command line, for command targets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    /// Whether REF cases count as MUST.
-    pub is_reference: bool,
-}
+pub use crate::testbed::TargetInfo;
 
 /// A whole run, as written by `run --json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

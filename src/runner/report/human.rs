@@ -169,8 +169,9 @@ impl<W: Write> HumanReporter<W> {
     }
 
     /// A case's full account: verdict, level, summary, clauses with their
-    /// rules, message, detail and wire log.
-    fn case_block(&self, result: &CaseResult) -> String {
+    /// rules, message, detail and wire log (also the libtest harness's
+    /// failure message).
+    pub fn case_block(&self, result: &CaseResult) -> String {
         let p = self.painter;
         let mut out = String::new();
         let _ = writeln!(

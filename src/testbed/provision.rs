@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 
-use super::model::ServiceSpec;
+use super::services::ServiceSpec;
 use crate::fake_backend::{Behavior, Record, read_records, records_dir_for};
 use crate::inspect::parse_hex;
 use crate::proto::{v1, v2};

@@ -1,0 +1,94 @@
+//! The built-in reference broker as a target: embedded brokers in this
+//! process, fresh ones and token-requiring ones on demand.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::target::{BrokerInstance, Target, TargetCaps, TargetError, TargetInfo, TargetProfile};
+use crate::broker::EmbeddedBroker;
+
+/// How long a stopping embedded broker may take to drain.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
+
+/// The built-in reference broker, in this process.
+pub struct BuiltInTarget {
+    profile: TargetProfile,
+}
+
+impl BuiltInTarget {
+    /// Brokers reading `definitions`, with this Hello deadline.
+    pub fn new(definitions: &Path, hello_timeout: Duration) -> Self {
+        Self {
+            profile: TargetProfile {
+                definitions: definitions.to_path_buf(),
+                hello_timeout,
+                caps: TargetCaps {
+                    fresh_brokers: true,
+                    auth_tokens: true,
+                    owns_definitions: true,
+                },
+            },
+        }
+    }
+
+    fn start_with(&self, token: Option<&[u8]>) -> Result<Box<dyn BrokerInstance>, TargetError> {
+        let mut builder = EmbeddedBroker::builder()
+            .service_def_dir(&self.profile.definitions)
+            .hello_timeout(self.profile.hello_timeout);
+        if let Some(token) = token {
+            builder = builder.auth_token(token);
+        }
+        let broker = builder
+            .start()
+            .map_err(|e| TargetError::Start(e.to_string()))?;
+        Ok(Box::new(EmbeddedInstance {
+            socket: broker.endpoint().to_path_buf(),
+            broker: Some(broker),
+        }))
+    }
+}
+
+/// An embedded broker; `None` once stopped.
+struct EmbeddedInstance {
+    broker: Option<EmbeddedBroker>,
+    socket: PathBuf,
+}
+
+impl BrokerInstance for EmbeddedInstance {
+    fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    fn event_log(&self) -> Option<&Path> {
+        self.broker.as_ref().and_then(EmbeddedBroker::event_log)
+    }
+
+    fn stop(&mut self) {
+        if let Some(broker) = self.broker.take() {
+            let _ = broker.shutdown_with(SHUTDOWN_GRACE);
+        }
+    }
+}
+
+impl Target for BuiltInTarget {
+    fn info(&self) -> TargetInfo {
+        TargetInfo {
+            kind: "built-in".into(),
+            label: "reference".into(),
+            command: None,
+            is_reference: true,
+        }
+    }
+
+    fn profile(&self) -> &TargetProfile {
+        &self.profile
+    }
+
+    fn start(&self) -> Result<Box<dyn BrokerInstance>, TargetError> {
+        self.start_with(None)
+    }
+
+    fn start_requiring_token(&self, token: &[u8]) -> Result<Box<dyn BrokerInstance>, TargetError> {
+        self.start_with(Some(token))
+    }
+}

@@ -1,0 +1,88 @@
+//! What a run tests: a target hands out broker instances (one shared by
+//! most cases, fresh ones for cases that need a broker of their own) and
+//! says, in one [`TargetProfile`], what it can do.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How long a started broker may take before its socket accepts.
+pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What was tested, as reports name it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// `built-in`, `command` or `endpoint`.
+    pub kind: String,
+    /// A name for reports (`reference`, or the implementation named by the user).
+    pub label: String,
+    /// The command line, for command targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Whether REF cases count as MUST.
+    pub is_reference: bool,
+}
+
+/// A target that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// Starting a broker failed.
+    #[error("starting the broker: {0}")]
+    Start(String),
+    /// The target cannot start a broker of its own.
+    #[error("this target cannot start a fresh broker")]
+    NoFreshBroker,
+    /// The target cannot start a broker that requires an auth token.
+    #[error("this target cannot configure auth tokens")]
+    NoAuthTokens,
+}
+
+/// One running broker.
+pub trait BrokerInstance: Send + Sync {
+    /// Its socket.
+    fn socket(&self) -> &Path;
+    /// Its lifecycle event log, when the runner knows it.
+    fn event_log(&self) -> Option<&Path>;
+    /// Stops it (waiting for it), unless it belongs to someone else.
+    fn stop(&mut self);
+}
+
+/// What a target can do beyond starting its one broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetCaps {
+    /// [`Target::start`] may be called more than once (fresh brokers).
+    pub fresh_brokers: bool,
+    /// [`Target::start_requiring_token`] works (HEL-12).
+    pub auth_tokens: bool,
+    /// The runner wrote the definitions its brokers read and may change them.
+    pub owns_definitions: bool,
+}
+
+/// The facts every target states: its brokers' definition directory,
+/// their Hello deadline (FRM-9), and its capabilities.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetProfile {
+    /// The service definition directory its brokers read.
+    pub definitions: PathBuf,
+    /// The Hello deadline its brokers apply (FRM-9).
+    pub hello_timeout: Duration,
+    /// What it can do.
+    pub caps: TargetCaps,
+}
+
+/// What a run tests.
+pub trait Target: Send + Sync {
+    /// How reports name it.
+    fn info(&self) -> TargetInfo;
+    /// Its definition directory, Hello deadline and capabilities.
+    fn profile(&self) -> &TargetProfile;
+    /// Starts a broker instance (the shared one, or a fresh one).
+    fn start(&self) -> Result<Box<dyn BrokerInstance>, TargetError>;
+    /// Starts a fresh broker that accepts only Hellos carrying `token`
+    /// (HEL-12), when [`TargetCaps::auth_tokens`] says it can.
+    fn start_requiring_token(&self, token: &[u8]) -> Result<Box<dyn BrokerInstance>, TargetError> {
+        let _ = token;
+        Err(TargetError::NoAuthTokens)
+    }
+}
