@@ -2,12 +2,11 @@
 //! pure halves of the definition loader (SVC-3, HEL-14) and of event-log
 //! verification (EVT-1, EVT-3). Nothing touches the disk.
 
-use std::io::{self, Read};
 use std::path::Path;
 
 use prost::Message as _;
 
-use super::rng_for;
+use super::{Pieces, rng_for};
 use crate::definitions::{
     DefinitionContent, Generation, Isolation, check_definition_file, definition_problems,
     parse_service_def_file_name, v1_to_v2,
@@ -72,12 +71,9 @@ fn assert_accepted_again(path: &Path, content: &DefinitionContent) {
 pub fn event_log(data: &[u8]) {
     let verdict = verdict_of(data);
     let mut rng = rng_for(data);
-    let pieces = Pieces {
-        data,
-        rng: &mut rng,
-    };
     assert_eq!(
-        verify_log_source(pieces).unwrap_or_else(|e| panic!("a read in pieces failed: {e}")),
+        verify_log_source(Pieces::new(data, &mut rng))
+            .unwrap_or_else(|e| panic!("a read in pieces failed: {e}")),
         verdict,
         "the verdict depends on how the bytes arrive"
     );
@@ -138,19 +134,4 @@ pub fn event_log(data: &[u8]) {
 
 fn verdict_of(bytes: &[u8]) -> LogVerdict {
     verify_log_source(bytes).unwrap_or_else(|e| panic!("an in-memory read failed: {e}"))
-}
-
-/// A reader handing out `data` in pieces of arbitrary sizes.
-struct Pieces<'a> {
-    data: &'a [u8],
-    rng: &'a mut fastrand::Rng,
-}
-
-impl Read for Pieces<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.rng.usize(1..=17).min(buf.len()).min(self.data.len());
-        buf[..n].copy_from_slice(&self.data[..n]);
-        self.data = &self.data[n..];
-        Ok(n)
-    }
 }

@@ -15,6 +15,8 @@ mod handoff;
 mod hello_machine;
 mod stream;
 
+use std::io::{self, Read};
+
 use bytes::Bytes;
 
 use crate::proto::v1::{Frame, FrameKind};
@@ -101,4 +103,26 @@ fn assert_reply_envelope(reply: &Frame, payload_protocol: u32, ctx: &ReplyContex
     }
     assert_eq!(reply.deadline_unix_ms, 0, "reply deadline (ENV-4)");
     assert_eq!(ReplyContext::echo(reply), *ctx, "reply echo (FRM-11)");
+}
+
+/// A reader handing out `data` in pieces of arbitrary sizes (1 to 17
+/// bytes), as a socket might.
+struct Pieces<'a> {
+    data: &'a [u8],
+    rng: &'a mut fastrand::Rng,
+}
+
+impl<'a> Pieces<'a> {
+    fn new(data: &'a [u8], rng: &'a mut fastrand::Rng) -> Self {
+        Self { data, rng }
+    }
+}
+
+impl Read for Pieces<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.rng.usize(1..=17).min(buf.len()).min(self.data.len());
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
 }

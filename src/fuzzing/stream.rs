@@ -1,9 +1,10 @@
 //! `frame_decoder`: the incremental [`FrameDecoder`] fed one stream four
-//! ways (FRM-1…FRM-8, FRM-12).
+//! ways, and the blocking stream reader built on it (FRM-1…FRM-8, FRM-12).
 
 use bytes::Bytes;
 
-use super::rng_for;
+use super::{Pieces, rng_for};
+use crate::wire::framing::blocking::read_frame_body;
 use crate::wire::framing::{encode_header, split_frame};
 use crate::wire::{FrameDecoder, MAX_FRAME_BYTES, MAX_HELLO_BYTES};
 
@@ -34,7 +35,9 @@ enum Feed {
 /// `push` or the read windows, give the same bodies and the same end; body
 /// memory never exceeds the declared, capped length (FRM-12); an error
 /// repeats on later calls; the bodies re-encode to the stream's bytes; and
-/// the in-memory `split_frame` agrees on every frame and on the end.
+/// the in-memory `split_frame` and the blocking `read_frame_body` (reading
+/// from a stream that hands out arbitrary pieces) agree on every frame and
+/// on the end.
 pub fn frame_decoder(data: &[u8]) {
     let mut rng = rng_for(data);
     let limit = [0, 16, MAX_HELLO_BYTES, MAX_FRAME_BYTES][rng.usize(..4)];
@@ -55,6 +58,11 @@ pub fn frame_decoder(data: &[u8]) {
         "the bodies re-encode to the input"
     );
     assert_eq!(split_all(data, limit), whole, "split_frame disagrees");
+    assert_eq!(
+        read_all(data, limit, &mut rng),
+        whole,
+        "read_frame_body disagrees"
+    );
 }
 
 /// The next piece length: mostly a few bytes, sometimes a large read.
@@ -163,4 +171,19 @@ fn split_all(data: &[u8], limit: u32) -> Outcome {
         }
     }
     Outcome { bodies, end: None }
+}
+
+/// The same stream read frame by frame with the blocking reader.
+fn read_all(data: &[u8], limit: u32, rng: &mut fastrand::Rng) -> Outcome {
+    let mut stream = Pieces::new(data, rng);
+    let mut bodies = Vec::new();
+    loop {
+        match read_frame_body(&mut stream, limit) {
+            Ok(body) => bodies.push(body),
+            Err(e) => {
+                let end = (!e.is_clean_close()).then(|| e.to_string());
+                return Outcome { bodies, end };
+            }
+        }
+    }
 }
