@@ -60,7 +60,8 @@ struct Setup {
 
 fn setup() -> Result<Setup, String> {
     let exe = Path::new(env!("CARGO_BIN_EXE_broker-conformance"));
-    let lab = Lab::new(Path::new(env!("CARGO_BIN_EXE_fake-backend"))).map_err(|e| e.to_string())?;
+    let lab =
+        Lab::new(Path::new(env!("CARGO_BIN_EXE_broker-conformance"))).map_err(|e| e.to_string())?;
     let reference = lab.start_reference(exe).map_err(|e| e.to_string())?;
     // The raw server answers with what an echo backend would.
     let request = first_request()?;

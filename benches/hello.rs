@@ -42,7 +42,8 @@ struct Setup {
 
 fn setup() -> Result<Setup, String> {
     let exe = Path::new(env!("CARGO_BIN_EXE_broker-conformance"));
-    let lab = Lab::new(Path::new(env!("CARGO_BIN_EXE_fake-backend"))).map_err(|e| e.to_string())?;
+    let lab =
+        Lab::new(Path::new(env!("CARGO_BIN_EXE_broker-conformance"))).map_err(|e| e.to_string())?;
     let mut brokers = vec![lab.start_reference(exe).map_err(|e| e.to_string())?];
     if let Some(before) = std::env::var_os("BEFORE_BROKER") {
         let template = format!(

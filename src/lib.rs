@@ -38,7 +38,6 @@
 pub mod backend;
 #[cfg(unix)]
 pub mod broker;
-pub mod cli;
 pub mod client;
 pub mod definitions;
 #[cfg(unix)]

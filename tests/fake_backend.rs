@@ -51,7 +51,7 @@ fn the_seam_routes_a_client_to_an_in_process_fake_backend() {
 #[test]
 fn the_seam_routes_to_the_standalone_executable_and_disable_overrides_it() {
     let fake = FakeBackend::spawn(
-        std::path::Path::new(env!("CARGO_BIN_EXE_fake-backend")),
+        std::path::Path::new(env!("CARGO_BIN_EXE_broker-conformance")),
         Behavior::Echo,
     )
     .expect("spawned");

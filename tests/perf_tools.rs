@@ -21,7 +21,7 @@ fn exe() -> &'static Path {
 }
 
 fn lab() -> Lab {
-    Lab::new(Path::new(env!("CARGO_BIN_EXE_fake-backend"))).expect("lab")
+    Lab::new(Path::new(env!("CARGO_BIN_EXE_broker-conformance"))).expect("lab")
 }
 
 #[test]

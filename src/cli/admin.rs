@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::{EXIT_HARNESS, broker_socket, client_timeout};
-use crate::client::admin;
-use crate::proto::v1::{AdminRequest, AdminVerb};
+use broker_conformance::client::admin;
+use broker_conformance::proto::v1::{AdminRequest, AdminVerb};
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {

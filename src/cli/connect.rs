@@ -9,10 +9,10 @@ use clap::Args;
 use serde_json::json;
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK, broker_socket};
-use crate::client::{ClientError, ClientSettings, ConnectRequest, connect};
-use crate::env::ProcessEnv;
-use crate::wire::framing::blocking::{read_frame, write_frame};
-use crate::wire::{MAX_FRAME_BYTES, frames::hello_request};
+use broker_conformance::client::{ClientError, ClientSettings, ConnectRequest, connect};
+use broker_conformance::env::ProcessEnv;
+use broker_conformance::wire::framing::blocking::{read_frame, write_frame};
+use broker_conformance::wire::{MAX_FRAME_BYTES, frames::hello_request};
 
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
@@ -100,8 +100,8 @@ pub fn run(args: ConnectArgs) -> u8 {
 
 /// Sends one request and expects its echo (the fake backend's echo behaviour).
 fn ping(stream: &mut std::os::unix::net::UnixStream) -> Result<(), String> {
-    let request = hello_request(&crate::proto::v1::Hello::default(), 0x5eed);
-    let request = crate::proto::v1::Frame {
+    let request = hello_request(&broker_conformance::proto::v1::Hello::default(), 0x5eed);
+    let request = broker_conformance::proto::v1::Frame {
         payload_protocol: 0xF0F0,
         ..request
     };

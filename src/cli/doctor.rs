@@ -1,13 +1,13 @@
 //! `broker-conformance doctor`: read-only diagnostics of a broker's
-//! environment (see [`crate::doctor`]).
+//! environment (see [`broker_conformance::doctor`]).
 
 use std::path::PathBuf;
 
 use clap::Args;
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
-use crate::doctor::{DoctorOptions, diagnose, render_json, render_text};
-use crate::env::ProcessEnv;
+use broker_conformance::doctor::{DoctorOptions, diagnose, render_json, render_text};
+use broker_conformance::env::ProcessEnv;
 
 /// Flags of `doctor`.
 #[derive(Debug, Args)]

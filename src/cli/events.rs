@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Subcommand;
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
-use crate::events::{read_log_tail, render_json, render_line, verify_log};
+use broker_conformance::events::{read_log_tail, render_json, render_line, verify_log};
 
 #[derive(Debug, Subcommand)]
 pub enum EventsCommand {

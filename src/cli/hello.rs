@@ -7,11 +7,11 @@ use clap::Args;
 use serde_json::{Map, Value, json};
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK, broker_socket, client_timeout};
-use crate::client::error::code_name;
-use crate::client::exchange::next_request_id;
-use crate::client::{ClientError, ConnectRequest, establish, hello_frame};
-use crate::inspect::hex::to_hex;
-use crate::proto::v1::{Negotiated, Refused, hello_reply};
+use broker_conformance::client::error::code_name;
+use broker_conformance::client::exchange::next_request_id;
+use broker_conformance::client::{ClientError, ConnectRequest, establish, hello_frame};
+use broker_conformance::inspect::hex::to_hex;
+use broker_conformance::proto::v1::{Negotiated, Refused, hello_reply};
 
 #[derive(Debug, Args)]
 pub struct HelloArgs {

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
-use crate::golden::Corpus;
-use crate::runner::lint::lint_suite;
-use crate::runner::suite::{Suite, SuiteError};
+use broker_conformance::golden::Corpus;
+use broker_conformance::runner::lint::lint_suite;
+use broker_conformance::runner::suite::{Suite, SuiteError};
 
 /// Which suite a command reads.
 #[derive(Debug, Args)]

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
-use crate::perf::exchange::Exchange;
-use crate::perf::lab::{ECHO_SERVICE, Lab, LabBroker, server_pid};
-use crate::perf::load::{IdleReport, LoadConfig, LoadReport, measure_idle, run_load};
-use crate::perf::stats::Micros;
+use broker_conformance::perf::exchange::Exchange;
+use broker_conformance::perf::lab::{ECHO_SERVICE, Lab, LabBroker, server_pid};
+use broker_conformance::perf::load::{IdleReport, LoadConfig, LoadReport, measure_idle, run_load};
+use broker_conformance::perf::stats::Micros;
 
 /// How long the first exchange, which proves the broker answers, may take.
 const FIRST_EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -114,7 +114,7 @@ impl Subject {
 
 pub fn run(args: LoadArgs) -> u8 {
     // Every client and every idle connection is a descriptor.
-    let _ = crate::sys::raise_fd_limit();
+    let _ = broker_conformance::sys::raise_fd_limit();
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => return harness(format!("finding this executable: {e}")),
@@ -150,7 +150,8 @@ pub fn run(args: LoadArgs) -> u8 {
         return harness(format!("the first exchange with {}: {e}", socket.display()));
     }
     let mut reply =
-        crate::wire::framing::encode_header(exchange.last_reply().len() as u32).to_vec();
+        broker_conformance::wire::framing::encode_header(exchange.last_reply().len() as u32)
+            .to_vec();
     reply.extend_from_slice(exchange.last_reply());
     let workers = std::thread::available_parallelism().map_or(2, usize::from);
     let baseline = if args.no_baseline {
@@ -164,7 +165,7 @@ pub fn run(args: LoadArgs) -> u8 {
     let duration = Duration::from_secs_f64(args.duration.max(0.1));
     let subject_pid = server_pid(&socket);
     let baseline_pid = baseline.as_ref().and_then(|raw| server_pid(raw.socket()));
-    let rss = |pid: Option<u32>| pid.and_then(|p| crate::sys::resident_bytes(p).ok());
+    let rss = |pid: Option<u32>| pid.and_then(|p| broker_conformance::sys::resident_bytes(p).ok());
     let mut rows = Vec::new();
     for &clients in &args.clients {
         let config = LoadConfig {

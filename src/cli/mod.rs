@@ -111,8 +111,10 @@ enum Command {
 fn broker_socket(socket: Option<&std::path::Path>) -> Result<std::path::PathBuf, String> {
     match socket {
         Some(socket) => Ok(socket.to_owned()),
-        None => crate::paths::default_broker_socket(&crate::env::ProcessEnv)
-            .map_err(|e| format!("cannot work out the default broker socket: {e}")),
+        None => {
+            broker_conformance::paths::default_broker_socket(&broker_conformance::env::ProcessEnv)
+                .map_err(|e| format!("cannot work out the default broker socket: {e}"))
+        }
     }
 }
 
@@ -122,8 +124,10 @@ fn broker_socket(socket: Option<&std::path::Path>) -> Result<std::path::PathBuf,
 fn client_timeout(timeout_ms: Option<u64>) -> Result<std::time::Duration, String> {
     match timeout_ms {
         Some(ms) => Ok(std::time::Duration::from_millis(ms)),
-        None => crate::client::settings::timeout_from_env(&crate::env::ProcessEnv)
-            .map_err(|e| e.to_string()),
+        None => broker_conformance::client::settings::timeout_from_env(
+            &broker_conformance::env::ProcessEnv,
+        )
+        .map_err(|e| e.to_string()),
     }
 }
 

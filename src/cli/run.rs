@@ -10,16 +10,16 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
-use crate::env::ProcessEnv;
-use crate::golden::Corpus;
-use crate::runner::expected::load_expected;
-use crate::runner::model::{Case, RunReport, Verdict};
-use crate::runner::report::{
+use broker_conformance::env::ProcessEnv;
+use broker_conformance::golden::Corpus;
+use broker_conformance::runner::expected::load_expected;
+use broker_conformance::runner::model::{Case, RunReport, Verdict};
+use broker_conformance::runner::report::{
     ColorChoice, HumanReporter, RunObserver, write_json_file, write_junit_file,
 };
-use crate::runner::schedule::{CaseRunner, RunSettings, run_cases};
-use crate::runner::suite::Suite;
-use crate::testbed::{BrokerUnderTest, CLI_NAME, Testbed, TestbedOptions};
+use broker_conformance::runner::schedule::{CaseRunner, RunSettings, run_cases};
+use broker_conformance::runner::suite::Suite;
+use broker_conformance::testbed::{BrokerUnderTest, CLI_NAME, Testbed, TestbedOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorArg {
@@ -183,7 +183,7 @@ pub fn run(args: RunArgs) -> u8 {
         ColorArg::Auto => ColorChoice::auto(&ProcessEnv, std::io::stdout().is_terminal()),
     };
     let mut reporter = HumanReporter::new(std::io::stdout(), color, &suite).with_trace(args.trace);
-    let started_at = crate::sys::unix_now_ms();
+    let started_at = broker_conformance::sys::unix_now_ms();
     let clock = Instant::now();
     let runner = match CaseRunner::start(target, testbed.provisioner(), goldens, settings) {
         Ok(runner) => runner,
@@ -209,7 +209,7 @@ pub fn run(args: RunArgs) -> u8 {
         .map(|l| l.problems(&suite))
         .unwrap_or_default();
     let report = RunReport {
-        schema_version: crate::runner::report::REPORT_SCHEMA_VERSION,
+        schema_version: broker_conformance::runner::report::REPORT_SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").into(),
         target: info,
         started_at_unix_ms: started_at,

@@ -7,10 +7,10 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
-use crate::broker::{BoundBroker, ConfigOverrides, LogLevel, resolve_config};
-use crate::env::ProcessEnv;
-use crate::sys::euid;
-use crate::wire::DEFAULT_DRAIN_DEADLINE;
+use broker_conformance::broker::{BoundBroker, ConfigOverrides, LogLevel, resolve_config};
+use broker_conformance::env::ProcessEnv;
+use broker_conformance::sys::euid;
+use broker_conformance::wire::DEFAULT_DRAIN_DEADLINE;
 
 /// Flags of `serve`. Precedence: flag > environment > --config file > default.
 #[derive(Debug, Args)]
@@ -101,7 +101,7 @@ pub fn run(args: ServeArgs) -> u8 {
         let broker = BoundBroker::bind(config)?;
         // Handlers go in before "serving" is announced, so a signal sent by
         // whoever waited for that line is never lost.
-        let signal_error = |source| crate::broker::BrokerError::Io {
+        let signal_error = |source| broker_conformance::broker::BrokerError::Io {
             what: "installing signal handlers",
             source,
         };

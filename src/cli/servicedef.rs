@@ -13,14 +13,14 @@ use prost::Message;
 use serde_json::{Value, json};
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
-use crate::definitions::{
+use broker_conformance::definitions::{
     Generation, Isolation, ServiceDefinitionBuilder, check_definition_dir, definition_problems,
     instance_id, launch_gaps, parse_service_def_file_name, resolve_service_def_dir, v2_to_v1,
     write_service_definition, write_service_definition_v2,
 };
-use crate::env::ProcessEnv;
-use crate::proto::{v1, v2};
-use crate::wire::env_vars;
+use broker_conformance::env::ProcessEnv;
+use broker_conformance::proto::{v1, v2};
+use broker_conformance::wire::env_vars;
 
 #[derive(Debug, Subcommand)]
 pub enum ServicedefCommand {

@@ -4,6 +4,7 @@
 
 use std::io::{self, BufRead, BufReader};
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 use tempfile::TempDir;
 
+use super::FAKE_BACKEND_NAME;
 use super::behavior::Behavior;
 use super::recorder::{Record, Recorder, read_records};
 use super::run::FakeHandler;
@@ -97,6 +99,7 @@ impl FakeBackend {
         let endpoint = dir.path().join("fake.sock");
         let records = dir.path().join("records");
         let mut child = Command::new(executable)
+            .arg0(FAKE_BACKEND_NAME)
             .arg("--socket")
             .arg(&endpoint)
             .arg("--behavior")

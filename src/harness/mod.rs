@@ -22,6 +22,7 @@
 //! embedded in this crate. Nothing starts until the first selected case
 //! runs, so `--list` starts no broker.
 
+mod peer;
 mod roles;
 mod verdicts;
 

@@ -11,16 +11,15 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::ExitCode;
 
+use crate::fake_backend::FAKE_BACKEND_NAME;
 use crate::testbed::CLI_NAME;
-
-/// The name the fake backend is installed under.
-pub const FAKE_BACKEND_NAME: &str = "fake-backend";
 
 /// What this process is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// The `broker-conformance` command.
-    Cli,
+    /// The Hello peer a case runs as another uid (see `peer`), named like
+    /// the `broker-conformance` command whose `hello` it stands in for.
+    Peer,
     /// The scriptable fake backend.
     FakeBackend,
 }
@@ -30,7 +29,7 @@ impl Role {
     pub fn named(name: &OsStr) -> Option<Self> {
         match name.to_str()? {
             FAKE_BACKEND_NAME => Some(Self::FakeBackend),
-            CLI_NAME => Some(Self::Cli),
+            CLI_NAME => Some(Self::Peer),
             _ => None,
         }
     }
@@ -44,7 +43,7 @@ impl Role {
     /// Plays the role with this process's arguments.
     pub fn run(self) -> ExitCode {
         match self {
-            Self::Cli => crate::cli::main(),
+            Self::Peer => super::peer::main(),
             Self::FakeBackend => crate::fake_backend::cli::main(),
         }
     }
@@ -62,7 +61,7 @@ mod tests {
         );
         assert_eq!(
             Role::named(OsStr::new("broker-conformance")),
-            Some(Role::Cli)
+            Some(Role::Peer)
         );
         assert_eq!(
             Role::named(OsStr::new("conformance-82063e2b684ccfe5")),

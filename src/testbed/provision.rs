@@ -67,7 +67,7 @@ impl Provisioner {
                 path: source.to_path_buf(),
                 source: io::Error::new(
                     io::ErrorKind::NotFound,
-                    "build it with `cargo build --release --bin fake-backend` or pass --fake-backend",
+                    "build `broker-conformance` (it is the fake backend when so named) or pass --fake-backend",
                 ),
             });
         }

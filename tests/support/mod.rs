@@ -92,7 +92,7 @@ pub mod broker {
         let dir = root.join("bin").join(name);
         fs::create_dir_all(&dir).expect("bin dir");
         let binary = dir.join("fake-backend");
-        let source = Path::new(env!("CARGO_BIN_EXE_fake-backend"));
+        let source = Path::new(env!("CARGO_BIN_EXE_broker-conformance"));
         if fs::hard_link(source, &binary).is_err() {
             fs::copy(source, &binary).expect("copy fake-backend");
         }

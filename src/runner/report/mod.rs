@@ -88,7 +88,7 @@ pub enum ReportError {
 
 /// Runs `write` on the file at `path`, or on standard output when `path`
 /// is `-`, mapping failures to [`ReportError::Io`] naming the path.
-pub(crate) fn write_output(
+pub fn write_output(
     path: &std::path::Path,
     write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> Result<(), ReportError> {
