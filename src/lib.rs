@@ -29,6 +29,7 @@
 //! processes live in thin shells around them.
 
 #![warn(missing_docs)]
+#![warn(unreachable_pub)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

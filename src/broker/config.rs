@@ -14,7 +14,7 @@ use crate::paths::{BrokerSocket, broker_dir, broker_socket_name, machine_id, use
 use crate::wire::{DEFAULT_HELLO_TIMEOUT, env_vars};
 
 /// Default cap on connections served at once: room for 10 000 idle ones.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+pub(super) const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
 
 /// How verbose the broker's stderr log is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -47,10 +47,10 @@ impl LogLevel {
 
 /// Threads accepting connections unless configured: one wakes on the
 /// connecting client's CPU and answers a lone client fastest.
-pub const DEFAULT_ACCEPT_THREADS: usize = 1;
+pub(super) const DEFAULT_ACCEPT_THREADS: usize = 1;
 
 /// The most accepting threads a broker runs.
-pub const MAX_ACCEPT_THREADS: usize = 64;
+pub(super) const MAX_ACCEPT_THREADS: usize = 64;
 
 /// The resolved configuration of one broker.
 #[derive(Debug, Clone)]
@@ -110,7 +110,7 @@ pub struct ConfigOverrides {
 /// The optional TOML configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileConfig {
+pub(super) struct FileConfig {
     /// Broker socket.
     pub socket: Option<PathBuf>,
     /// Service definition directory.

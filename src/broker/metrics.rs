@@ -7,17 +7,17 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Prefix of every metric family (ADM-6).
-pub const METRIC_PREFIX: &str = "running_process_broker_v1_";
+pub(super) const METRIC_PREFIX: &str = "running_process_broker_v1_";
 
 /// Upper bounds of the Hello duration histogram, in seconds.
-pub const HELLO_DURATION_BUCKETS: &[f64] = &[
+pub(super) const HELLO_DURATION_BUCKETS: &[f64] = &[
     0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
     5.0, 10.0,
 ];
 
 /// Labels of the per-Hello and per-launch counters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct OutcomeLabels {
+pub(crate) struct OutcomeLabels {
     /// The service, empty when the Hello was refused before its name was valid.
     pub service: String,
     /// The wanted version, empty likewise.
@@ -58,13 +58,13 @@ struct Counters {
 
 /// Metrics updated by the broker as it works.
 #[derive(Debug, Default)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     counters: Mutex<Counters>,
 }
 
 /// Gauges read from broker state when rendering.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Gauges {
+pub(crate) struct Gauges {
     /// Live backends per service.
     pub active_backends: BTreeMap<String, u64>,
     /// Launch attempts left per (service, version).
@@ -83,7 +83,7 @@ impl Metrics {
     }
 
     /// Counts one Hello outcome and its duration.
-    pub fn record_hello(&self, labels: OutcomeLabels, duration: Duration) {
+    pub(crate) fn record_hello(&self, labels: OutcomeLabels, duration: Duration) {
         let mut c = self.counters();
         c.hello_duration
             .entry(labels.service.clone())
@@ -93,12 +93,12 @@ impl Metrics {
     }
 
     /// Counts one launch attempt.
-    pub fn record_spawn(&self, labels: OutcomeLabels) {
+    pub(crate) fn record_spawn(&self, labels: OutcomeLabels) {
         *self.counters().spawn_attempts.entry(labels).or_default() += 1;
     }
 
     /// Renders the eight families as OpenMetrics text ending in `# EOF` (ADM-6).
-    pub fn render(&self, gauges: &Gauges) -> String {
+    pub(crate) fn render(&self, gauges: &Gauges) -> String {
         let c = self.counters();
         let mut out = String::new();
         let family = |out: &mut String, name: &str, kind: &str| {

@@ -54,7 +54,7 @@ fn io_err(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Security
 }
 
 /// SEC-4: root is refused unless explicitly allowed.
-pub fn check_privilege(euid: u32, allow_privileged: bool) -> Result<(), SecurityError> {
+pub(super) fn check_privilege(euid: u32, allow_privileged: bool) -> Result<(), SecurityError> {
     if euid == 0 && !allow_privileged {
         Err(SecurityError::Privileged)
     } else {
@@ -65,7 +65,7 @@ pub fn check_privilege(euid: u32, allow_privileged: bool) -> Result<(), Security
 /// SEC-2: the socket's directory exists (created 0700 with any missing
 /// ancestors), is a real directory (not a symlink), is owned by `euid`
 /// and has mode exactly 0700.
-pub fn prepare_socket_dir(dir: &Path, euid: u32) -> Result<(), SecurityError> {
+pub(super) fn prepare_socket_dir(dir: &Path, euid: u32) -> Result<(), SecurityError> {
     match fs::symlink_metadata(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             fs::DirBuilder::new()
@@ -92,7 +92,7 @@ pub fn prepare_socket_dir(dir: &Path, euid: u32) -> Result<(), SecurityError> {
 
 /// SEC-6: a socket file nothing accepts on is stale and removed; a live one
 /// means another broker is running.
-pub fn clear_stale_socket(path: &Path) -> Result<(), SecurityError> {
+pub(super) fn clear_stale_socket(path: &Path) -> Result<(), SecurityError> {
     match probe_socket_path(path).map_err(io_err("probing existing socket", path))? {
         SocketPathState::Absent => Ok(()),
         SocketPathState::NotASocket => Err(SecurityError::NotASocket {
@@ -107,7 +107,7 @@ pub fn clear_stale_socket(path: &Path) -> Result<(), SecurityError> {
 
 /// Binds the broker socket: path length, SEC-2 directory, SEC-6 stale
 /// socket, then bind and chmod 0600.
-pub fn bind_broker_socket(path: &Path, euid: u32) -> Result<UnixListener, SecurityError> {
+pub(super) fn bind_broker_socket(path: &Path, euid: u32) -> Result<UnixListener, SecurityError> {
     check_socket_path_len(path).map_err(io_err("binding", path))?;
     let dir = path.parent().ok_or_else(|| SecurityError::SocketDir {
         path: path.to_path_buf(),

@@ -17,7 +17,7 @@ use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
 
 /// What happened in a watched directory since the last look.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DirState {
+pub(super) enum DirState {
     /// Nothing.
     Quiet,
     /// Something in it, or its own permissions or owner, changed.
@@ -29,7 +29,7 @@ pub enum DirState {
 
 /// An inotify watch on one directory.
 #[derive(Debug)]
-pub struct DirWatch {
+pub(super) struct DirWatch {
     fd: OwnedFd,
 }
 
@@ -37,7 +37,7 @@ impl DirWatch {
     /// Watches `dir`, which must be a directory and not a symlink (a
     /// retargeted symlink would go unseen): creations, deletions, renames,
     /// writes and attribute changes of its entries and of itself.
-    pub fn new(dir: &Path) -> io::Result<Self> {
+    pub(super) fn new(dir: &Path) -> io::Result<Self> {
         if !std::fs::symlink_metadata(dir)?.is_dir() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -64,7 +64,7 @@ impl DirWatch {
     }
 
     /// Drains the pending events (one read when there are none).
-    pub fn poll(&self) -> DirState {
+    pub(super) fn poll(&self) -> DirState {
         let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
         let mut reader = inotify::Reader::new(&self.fd, &mut buf);
         let mut state = DirState::Quiet;

@@ -17,7 +17,7 @@ use crate::wire::{SPAWN_BUDGET_ATTEMPTS, SPAWN_BUDGET_WINDOW};
 /// What identifies one backend (§7): instance, service, wanted version and
 /// the BLAKE3 of the executable file, so a rebuilt binary is a new key (REG-1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct BackendKey {
+pub(crate) struct BackendKey {
     /// The instance id (§7.1).
     pub instance: String,
     /// The service name.
@@ -31,7 +31,7 @@ pub struct BackendKey {
 impl BackendKey {
     /// The same backend slot ignoring the build: used to find superseded
     /// backends (REG-5).
-    pub fn same_slot(&self, other: &Self) -> bool {
+    pub(crate) fn same_slot(&self, other: &Self) -> bool {
         self.instance == other.instance
             && self.service == other.service
             && self.version == other.version
@@ -53,7 +53,7 @@ impl std::fmt::Display for BackendKey {
 
 /// A backend that passed its identity probe and serves clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LiveBackend {
+pub(crate) struct LiveBackend {
     /// Its key.
     pub key: BackendKey,
     /// Its pid.
@@ -74,7 +74,7 @@ pub struct LiveBackend {
 impl LiveBackend {
     /// True while the same process (pid and start time) still runs
     /// (REG-2, REG-4). A zombie is dead: it exited and waits to be reaped.
-    pub fn is_alive(&self) -> bool {
+    pub(crate) fn is_alive(&self) -> bool {
         match &self.process {
             // A pidfd names this very process: no reuse to guard against.
             Some(process) => !process.has_exited(),
@@ -87,11 +87,11 @@ impl LiveBackend {
 }
 
 /// The outcome of a launch, shared with every Hello waiting on it.
-pub type LaunchOutcome = Result<Arc<LiveBackend>, Arc<LaunchError>>;
+pub(super) type LaunchOutcome = Result<Arc<LiveBackend>, Arc<LaunchError>>;
 
 /// Failed launch attempts of one key within the sliding window (REG-3).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SpawnBudget {
+pub(super) struct SpawnBudget {
     failures: VecDeque<Instant>,
 }
 
@@ -107,14 +107,14 @@ impl SpawnBudget {
     }
 
     /// Attempts left in the window.
-    pub fn remaining(&mut self, now: Instant) -> u32 {
+    pub(super) fn remaining(&mut self, now: Instant) -> u32 {
         self.prune(now);
         SPAWN_BUDGET_ATTEMPTS.saturating_sub(self.failures.len() as u32)
     }
 
     /// When no attempt is left: how long until the oldest failure leaves the
     /// window (HEL-18).
-    pub fn exhausted_for(&mut self, now: Instant) -> Option<Duration> {
+    pub(super) fn exhausted_for(&mut self, now: Instant) -> Option<Duration> {
         if self.remaining(now) > 0 {
             return None;
         }
@@ -123,13 +123,13 @@ impl SpawnBudget {
     }
 
     /// Records a failed attempt.
-    pub fn record_failure(&mut self, now: Instant) {
+    pub(super) fn record_failure(&mut self, now: Instant) {
         self.prune(now);
         self.failures.push_back(now);
     }
 
     /// A success resets the budget (REG-3).
-    pub fn reset(&mut self) {
+    pub(super) fn reset(&mut self) {
         self.failures.clear();
     }
 }
@@ -140,7 +140,7 @@ enum Slot {
 }
 
 /// What a Hello gets from the registry.
-pub enum Acquire {
+pub(crate) enum Acquire {
     /// A live backend to negotiate.
     Ready(Arc<LiveBackend>),
     /// Another Hello is launching this key: wait for its outcome (HEL-17, REF).
@@ -155,11 +155,11 @@ pub enum Acquire {
 }
 
 /// Waits for a launch started by another Hello.
-pub struct LaunchWaiter(watch::Receiver<Option<LaunchOutcome>>);
+pub(crate) struct LaunchWaiter(watch::Receiver<Option<LaunchOutcome>>);
 
 impl LaunchWaiter {
     /// The launch's outcome.
-    pub async fn outcome(mut self) -> LaunchOutcome {
+    pub(crate) async fn outcome(mut self) -> LaunchOutcome {
         match self.0.wait_for(Option::is_some).await {
             Ok(outcome) => outcome
                 .clone()
@@ -171,7 +171,7 @@ impl LaunchWaiter {
 
 /// The right and duty to launch one key. Dropping it unfinished reports a
 /// failure, so waiters never hang.
-pub struct LaunchTicket {
+pub(crate) struct LaunchTicket {
     key: BackendKey,
     registry: Arc<Registry>,
     sender: Option<watch::Sender<Option<LaunchOutcome>>>,
@@ -180,7 +180,7 @@ pub struct LaunchTicket {
 impl LaunchTicket {
     /// Records the outcome, wakes every waiter and returns what superseded
     /// backends were retired (REG-5).
-    pub fn finish(
+    pub(crate) fn finish(
         mut self,
         outcome: Result<LiveBackend, LaunchError>,
         now: Instant,
@@ -206,7 +206,7 @@ impl Drop for LaunchTicket {
 
 /// A backend as admin verbs report it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SlotState {
+pub(crate) enum SlotState {
     /// Up and routed to.
     Live(Arc<LiveBackend>),
     /// Being launched.
@@ -215,7 +215,7 @@ pub enum SlotState {
 
 /// One key's launch budget at an instant (REG-3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BudgetState {
+pub(crate) struct BudgetState {
     /// Attempts left in the window.
     pub remaining: u32,
     /// Until an attempt frees up, when none is left.
@@ -224,7 +224,7 @@ pub struct BudgetState {
 
 /// A point-in-time view of the registry for admin replies and metrics.
 #[derive(Debug, Clone, Default)]
-pub struct RegistrySnapshot {
+pub(crate) struct RegistrySnapshot {
     /// Every slot.
     pub slots: BTreeMap<BackendKey, SlotState>,
     /// Launch budgets per key that has an entry (REG-3).
@@ -235,7 +235,7 @@ pub struct RegistrySnapshot {
 
 /// The registry, shared by every connection.
 #[derive(Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     inner: Mutex<Inner>,
 }
 
@@ -248,7 +248,7 @@ struct Inner {
 
 impl Registry {
     /// An empty registry.
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self::default())
     }
 
@@ -259,7 +259,7 @@ impl Registry {
 
     /// REG-1…REG-3: the live backend for `key` (dead ones pruned first), the
     /// launch in flight, the budget verdict, or a ticket to launch.
-    pub fn acquire(self: &Arc<Self>, key: &BackendKey, now: Instant) -> Acquire {
+    pub(crate) fn acquire(self: &Arc<Self>, key: &BackendKey, now: Instant) -> Acquire {
         let mut inner = self.lock();
         match inner.slots.get(key) {
             Some(Slot::Live(backend)) if backend.is_alive() => {
@@ -331,7 +331,7 @@ impl Registry {
 
     /// REG-4: removes `key`'s backend only if it is still the process
     /// (pid, start time) that died; a late death notice never evicts a successor.
-    pub fn remove_if_same(&self, key: &BackendKey, pid: u32, start_time: u64) -> bool {
+    pub(crate) fn remove_if_same(&self, key: &BackendKey, pid: u32, start_time: u64) -> bool {
         let mut inner = self.lock();
         inner
             .superseded
@@ -344,7 +344,7 @@ impl Registry {
     }
 
     /// Every live backend, routed or superseded (for shutdown and reaping).
-    pub fn live_backends(&self) -> Vec<Arc<LiveBackend>> {
+    pub(crate) fn live_backends(&self) -> Vec<Arc<LiveBackend>> {
         let inner = self.lock();
         let mut all: Vec<Arc<LiveBackend>> = inner
             .slots
@@ -359,7 +359,7 @@ impl Registry {
     }
 
     /// A view for admin replies (ADM-10 real figures).
-    pub fn snapshot(&self, now: Instant) -> RegistrySnapshot {
+    pub(crate) fn snapshot(&self, now: Instant) -> RegistrySnapshot {
         let mut inner = self.lock();
         let slots = inner
             .slots
