@@ -15,9 +15,7 @@ use std::io::Cursor;
 use std::time::Duration;
 
 use broker_conformance::golden::Corpus;
-use broker_conformance::perf::compare::{
-    Sampling, Scenario, interleaved, report_dir, samples_from_env,
-};
+use broker_conformance::perf::{Sampling, Scenario, interleaved, report_dir, samples_from_env};
 use broker_conformance::proto::v1::Frame;
 use broker_conformance::wire::framing::{
     async_io, blocking, decode_frame_body, encode_frame, split_frame,

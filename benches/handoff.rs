@@ -20,12 +20,10 @@ use std::path::{Path, PathBuf};
 use broker_conformance::client::{
     BackendConnection, ClientSettings, ConnectRequest, Route, connect,
 };
-use broker_conformance::perf::compare::{
-    Sampling, Scenario, interleaved, report_dir, samples_from_env,
-};
-use broker_conformance::perf::exchange::Exchange;
-use broker_conformance::perf::lab::{ECHO_SERVICE, HANDOFF_SERVICE, Lab, LabBroker};
-use broker_conformance::perf::raw::pass_fd;
+use broker_conformance::perf::Exchange;
+use broker_conformance::perf::pass_fd;
+use broker_conformance::perf::{ECHO_SERVICE, HANDOFF_SERVICE, Lab, LabBroker};
+use broker_conformance::perf::{Sampling, Scenario, interleaved, report_dir, samples_from_env};
 use broker_conformance::proto::v1::{Frame, FrameKind};
 use broker_conformance::wire::PAYLOAD_PROTOCOL_ZCCACHE;
 use broker_conformance::wire::framing::encode_frame;

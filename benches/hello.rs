@@ -19,11 +19,9 @@
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
-use broker_conformance::perf::compare::{
-    Sampling, Scenario, interleaved, report_dir, samples_from_env,
-};
-use broker_conformance::perf::exchange::Exchange;
-use broker_conformance::perf::lab::{ECHO_SERVICE, Lab, LabBroker};
+use broker_conformance::perf::Exchange;
+use broker_conformance::perf::{ECHO_SERVICE, Lab, LabBroker};
+use broker_conformance::perf::{Sampling, Scenario, interleaved, report_dir, samples_from_env};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const REFUSED: &str = "hel.service-unknown";

@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use broker_conformance::runner::catalogue::{regenerate, render_catalogue, spec_clauses};
-use broker_conformance::runner::model::ClausesFile;
+use broker_conformance::runner::ClausesFile;
+use broker_conformance::runner::{regenerate, render_catalogue, spec_clauses};
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

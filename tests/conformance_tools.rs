@@ -7,8 +7,8 @@ mod support;
 use std::fs;
 use std::path::Path;
 
-use broker_conformance::runner::model::{CaseResult, Level, RunReport, TargetInfo, Verdict};
-use broker_conformance::runner::report::write_json_file;
+use broker_conformance::runner::write_json_file;
+use broker_conformance::runner::{CaseResult, Level, RunReport, TargetInfo, Verdict};
 
 /// Runs the binary; returns exit code, stdout and stderr.
 fn cli(args: &[&str]) -> (Option<i32>, String, String) {

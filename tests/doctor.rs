@@ -194,7 +194,7 @@ fn a_healthy_setup_has_no_error_and_exits_0() {
         assert_eq!(severities(&report, check), [Severity::Ok], "{check:?}");
     }
     assert_eq!(severities(&report, Check::SocketState), [Severity::Info]);
-    let hash = broker_conformance::inspect::hex::to_hex(
+    let hash = broker_conformance::inspect::to_hex(
         &broker_conformance::sys::blake3_file(&setup.binary()).unwrap(),
     );
     assert!(
@@ -558,9 +558,7 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, String> {
     while let Some(path) = stack.pop() {
         let meta = fs::symlink_metadata(&path).unwrap();
         let content = if meta.is_file() {
-            broker_conformance::inspect::hex::to_hex(
-                blake3::hash(&fs::read(&path).unwrap()).as_bytes(),
-            )
+            broker_conformance::inspect::to_hex(blake3::hash(&fs::read(&path).unwrap()).as_bytes())
         } else if meta.file_type().is_symlink() {
             fs::read_link(&path).unwrap().display().to_string()
         } else {

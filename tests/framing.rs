@@ -39,10 +39,8 @@ fn frame_with_body_len(body_len: usize) -> Frame {
 
 /// The spec's first test vector.
 fn minimal_hello_on_the_wire() -> Vec<u8> {
-    broker_conformance::inspect::parse_hex(
-        broker_conformance::golden::spec_vectors::MINIMAL_HELLO_ON_THE_WIRE,
-    )
-    .expect("spec vector parses")
+    broker_conformance::inspect::parse_hex(broker_conformance::golden::MINIMAL_HELLO_ON_THE_WIRE)
+        .expect("spec vector parses")
 }
 
 #[test]

@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use broker_conformance::golden::codec::typed_message_names;
-use broker_conformance::golden::history::{HistoryOutcome, check_history};
+use broker_conformance::golden::typed_message_names;
 use broker_conformance::golden::{Corpus, GoldenError, add_golden, verify};
+use broker_conformance::golden::{HistoryOutcome, check_history};
 use broker_conformance::proto::descriptor_pool;
 use broker_conformance::wire::LIFECYCLE_EVENT_PIPE_BUF_FLOOR;
 use prost_reflect::{DynamicMessage, ReflectMessage, Value};

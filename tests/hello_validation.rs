@@ -3,8 +3,8 @@
 
 use broker_conformance::proto::v1::{ErrorCode, Frame, FrameKind, Hello, PayloadEncoding};
 use broker_conformance::wire::frames::hello_request;
-use broker_conformance::wire::grammar::{validate_service_name, validate_version};
 use broker_conformance::wire::{Refusal, validate_hello};
+use broker_conformance::wire::{validate_service_name, validate_version};
 use bytes::Bytes;
 use rstest::rstest;
 

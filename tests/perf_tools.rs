@@ -10,9 +10,9 @@ mod support;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use broker_conformance::perf::exchange::{Exchange, hello_request_bytes, read_frame_into};
-use broker_conformance::perf::lab::Lab;
-use broker_conformance::perf::raw::pass_fd;
+use broker_conformance::perf::Lab;
+use broker_conformance::perf::pass_fd;
+use broker_conformance::perf::{Exchange, hello_request_bytes, read_frame_into};
 use broker_conformance::wire::framing::encode_header;
 use serde_json::Value;
 

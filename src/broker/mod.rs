@@ -1,9 +1,9 @@
 //! The reference broker: every broker-side MUST and REF clause of the spec.
 //!
-//! A Hello's path: [`connection`] reads one frame under the deadline and
-//! feeds it to the pure [`hello`] machine, which decides every step of
+//! A Hello's path: `connection` reads one frame under the deadline and
+//! feeds it to the pure `hello` machine, which decides every step of
 //! spec §4 and asks the shell for what it needs — a service definition, a
-//! backend from the [`launcher`] — until it hands back the one reply.
+//! backend from the `launcher` — until it hands back the one reply.
 //!
 //! | file | room |
 //! |---|---|

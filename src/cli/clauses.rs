@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
-use broker_conformance::runner::catalogue::{regenerate, render_catalogue, spec_clauses};
-use broker_conformance::runner::model::ClausesFile;
+use broker_conformance::runner::ClausesFile;
+use broker_conformance::runner::{regenerate, render_catalogue, spec_clauses};
 
 #[derive(Debug, Args)]
 pub struct ClausesArgs {

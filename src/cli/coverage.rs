@@ -4,7 +4,7 @@
 use clap::Args;
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
-use broker_conformance::runner::coverage::coverage;
+use broker_conformance::runner::coverage;
 
 #[derive(Debug, Args)]
 pub struct CoverageArgs {

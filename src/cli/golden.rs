@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
-use broker_conformance::golden::history::{HistoryOutcome, check_history};
-use broker_conformance::golden::manifest::sha256;
+use broker_conformance::golden::sha256;
 use broker_conformance::golden::{Corpus, CorpusSource, GoldenEncoding, add_golden, verify};
-use broker_conformance::inspect::annotate::{annotate_framed, annotate_named, render};
-use broker_conformance::inspect::hex::to_hex;
+use broker_conformance::golden::{HistoryOutcome, check_history};
+use broker_conformance::inspect::to_hex;
+use broker_conformance::inspect::{annotate_framed, annotate_named, render};
 
 #[derive(Debug, Subcommand)]
 pub enum GoldenCommand {

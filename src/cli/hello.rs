@@ -7,10 +7,10 @@ use clap::Args;
 use serde_json::{Map, Value, json};
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK, broker_socket, client_timeout};
-use broker_conformance::client::error::code_name;
-use broker_conformance::client::exchange::next_request_id;
+use broker_conformance::client::code_name;
+use broker_conformance::client::next_request_id;
 use broker_conformance::client::{ClientError, ConnectRequest, establish, hello_frame};
-use broker_conformance::inspect::hex::to_hex;
+use broker_conformance::inspect::to_hex;
 use broker_conformance::proto::v1::{Negotiated, Refused, hello_reply};
 
 #[derive(Debug, Args)]

@@ -7,8 +7,8 @@ use clap::Args;
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
 use broker_conformance::golden::Corpus;
-use broker_conformance::runner::lint::lint_suite;
-use broker_conformance::runner::suite::{Suite, SuiteError};
+use broker_conformance::runner::lint_suite;
+use broker_conformance::runner::{Suite, SuiteError};
 
 /// Which suite a command reads.
 #[derive(Debug, Args)]

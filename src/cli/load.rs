@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
-use broker_conformance::perf::exchange::Exchange;
-use broker_conformance::perf::lab::{ECHO_SERVICE, Lab, LabBroker, server_pid};
-use broker_conformance::perf::load::{IdleReport, LoadConfig, LoadReport, measure_idle, run_load};
-use broker_conformance::perf::stats::Micros;
+use broker_conformance::perf::Exchange;
+use broker_conformance::perf::Micros;
+use broker_conformance::perf::{ECHO_SERVICE, Lab, LabBroker, server_pid};
+use broker_conformance::perf::{IdleReport, LoadConfig, LoadReport, measure_idle, run_load};
 
 /// How long the first exchange, which proves the broker answers, may take.
 const FIRST_EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);

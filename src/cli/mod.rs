@@ -124,10 +124,8 @@ fn broker_socket(socket: Option<&std::path::Path>) -> Result<std::path::PathBuf,
 fn client_timeout(timeout_ms: Option<u64>) -> Result<std::time::Duration, String> {
     match timeout_ms {
         Some(ms) => Ok(std::time::Duration::from_millis(ms)),
-        None => broker_conformance::client::settings::timeout_from_env(
-            &broker_conformance::env::ProcessEnv,
-        )
-        .map_err(|e| e.to_string()),
+        None => broker_conformance::client::timeout_from_env(&broker_conformance::env::ProcessEnv)
+            .map_err(|e| e.to_string()),
     }
 }
 

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::EXIT_HARNESS;
-use broker_conformance::inspect::hex::parse_hex;
-use broker_conformance::perf::raw::{FdPassServer, RawServer};
+use broker_conformance::inspect::parse_hex;
+use broker_conformance::perf::{FdPassServer, RawServer};
 
 #[derive(Debug, Args)]
 pub struct RawServerArgs {

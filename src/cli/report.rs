@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::{EXIT_HARNESS, EXIT_OK};
-use broker_conformance::runner::model::RunReport;
-use broker_conformance::runner::report::{
+use broker_conformance::runner::RunReport;
+use broker_conformance::runner::{
     ReportError, read_json_file, render_matrix, write_junit_many, write_output,
 };
 

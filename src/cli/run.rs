@@ -12,13 +12,13 @@ use clap::{Args, ValueEnum};
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
 use broker_conformance::env::ProcessEnv;
 use broker_conformance::golden::Corpus;
-use broker_conformance::runner::expected::load_expected;
-use broker_conformance::runner::model::{Case, RunReport, Verdict};
-use broker_conformance::runner::report::{
+use broker_conformance::runner::Suite;
+use broker_conformance::runner::load_expected;
+use broker_conformance::runner::{Case, RunReport, Verdict};
+use broker_conformance::runner::{CaseRunner, RunSettings, run_cases};
+use broker_conformance::runner::{
     ColorChoice, HumanReporter, RunObserver, write_json_file, write_junit_file,
 };
-use broker_conformance::runner::schedule::{CaseRunner, RunSettings, run_cases};
-use broker_conformance::runner::suite::Suite;
 use broker_conformance::testbed::{BrokerUnderTest, CLI_NAME, Testbed, TestbedOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -209,7 +209,7 @@ pub fn run(args: RunArgs) -> u8 {
         .map(|l| l.problems(&suite))
         .unwrap_or_default();
     let report = RunReport {
-        schema_version: broker_conformance::runner::report::REPORT_SCHEMA_VERSION,
+        schema_version: broker_conformance::runner::REPORT_SCHEMA_VERSION,
         tool_version: env!("CARGO_PKG_VERSION").into(),
         target: info,
         started_at_unix_ms: started_at,

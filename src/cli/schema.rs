@@ -2,7 +2,7 @@
 //! editors (`conformance/README.md`, "Editing cases").
 
 use super::{EXIT_HARNESS, EXIT_OK};
-use broker_conformance::runner::model::case_file_schema;
+use broker_conformance::runner::case_file_schema;
 
 /// Prints the schema as pretty JSON.
 pub fn run() -> u8 {

@@ -21,7 +21,7 @@ pub fn next_request_id() -> u64 {
 /// Connects with a plain blocking `connect(2)`. A connect with a timeout
 /// can hand back an unconnected socket when the listener's backlog is
 /// full, so none is used.
-pub fn connect_socket(endpoint: &Path) -> Result<UnixStream, ClientError> {
+pub(crate) fn connect_socket(endpoint: &Path) -> Result<UnixStream, ClientError> {
     UnixStream::connect(endpoint).map_err(|source| ClientError::Connect {
         endpoint: endpoint.to_owned(),
         source,
@@ -30,7 +30,7 @@ pub fn connect_socket(endpoint: &Path) -> Result<UnixStream, ClientError> {
 
 /// The names of the steps of a round trip, for errors.
 #[derive(Debug, Clone, Copy)]
-pub struct Steps {
+pub(crate) struct Steps {
     /// Writing the request.
     pub send: &'static str,
     /// Reading the reply.
@@ -38,13 +38,13 @@ pub struct Steps {
 }
 
 /// The steps of a Hello round trip.
-pub const HELLO_STEPS: Steps = Steps {
+pub(crate) const HELLO_STEPS: Steps = Steps {
     send: "sending the Hello",
     receive: "waiting for the Hello reply",
 };
 
 /// The steps of an admin round trip.
-pub const ADMIN_STEPS: Steps = Steps {
+pub(crate) const ADMIN_STEPS: Steps = Steps {
     send: "sending the admin request",
     receive: "waiting for the admin reply",
 };
@@ -52,7 +52,7 @@ pub const ADMIN_STEPS: Steps = Steps {
 /// Connects to `endpoint`, writes `request` and reads exactly one reply
 /// frame, all of the writing and reading within `timeout` (CLI-6). The
 /// stream comes back with its timeouts cleared.
-pub fn round_trip(
+pub(crate) fn round_trip(
     endpoint: &Path,
     request: &Frame,
     timeout: Duration,
@@ -72,13 +72,16 @@ pub fn round_trip(
 
 /// Reads one frame from `stream` within `within`. Every failure, the
 /// deadline included, is returned as the framing error it was.
-pub fn read_frame_within(stream: &UnixStream, within: Duration) -> Result<Frame, FramingError> {
+pub(crate) fn read_frame_within(
+    stream: &UnixStream,
+    within: Duration,
+) -> Result<Frame, FramingError> {
     read_frame(&mut DeadlineStream::new(stream, within), MAX_FRAME_BYTES)
 }
 
 /// Removes read and write timeouts, handing the stream back in its
 /// ordinary blocking state.
-pub fn clear_timeouts(stream: &UnixStream) -> io::Result<()> {
+pub(crate) fn clear_timeouts(stream: &UnixStream) -> io::Result<()> {
     stream.set_read_timeout(None)?;
     stream.set_write_timeout(None)
 }

@@ -4,10 +4,10 @@
 //!
 //! | module | what it holds |
 //! |---|---|
-//! | [`settings`] | [`ClientSettings`] from the environment seam |
-//! | [`request`] | [`ConnectRequest`], [`Route`], the pure first-step decision |
-//! | [`reply`] | pure checks of Hello replies, admin replies and handoff EVENTs |
-//! | [`error`] | [`ClientError`] |
+//! | `settings` | `ClientSettings` from the environment seam |
+//! | `request` | `ConnectRequest`, `Route`, the pure first-step decision |
+//! | `reply` | pure checks of Hello replies, admin replies and handoff EVENTs |
+//! | `error` | `ClientError` |
 //! | `exchange` | one bounded framed round trip over a blocking socket |
 //! | `connect` | [`connect`], [`establish`], [`hello`], [`hello_frame`] |
 //! | `admin` | [`admin`] |
@@ -24,10 +24,10 @@
 //! # Ok::<(), broker_conformance::client::ClientError>(())
 //! ```
 
-pub mod error;
-pub mod reply;
-pub mod request;
-pub mod settings;
+pub(crate) mod error;
+pub(crate) mod reply;
+pub(crate) mod request;
+pub(crate) mod settings;
 
 #[cfg(unix)]
 mod admin;
@@ -36,12 +36,15 @@ pub mod asynchronous;
 #[cfg(unix)]
 mod connect;
 #[cfg(unix)]
-pub mod exchange;
+pub(crate) mod exchange;
 
 #[cfg(unix)]
 pub use admin::admin;
 #[cfg(unix)]
 pub use connect::{BackendConnection, HelloExchange, connect, establish, hello, hello_frame};
 pub use error::ClientError;
+pub use error::code_name;
+pub use exchange::next_request_id;
 pub use request::{ConnectRequest, Route};
 pub use settings::ClientSettings;
+pub use settings::timeout_from_env;

@@ -12,7 +12,7 @@ use crate::wire::{
 };
 
 /// ENV-1 then decode: the `HelloReply` in a reply frame (CLI-4).
-pub fn decode_hello_reply(frame: &Frame) -> Result<HelloReply, ClientError> {
+pub(crate) fn decode_hello_reply(frame: &Frame) -> Result<HelloReply, ClientError> {
     check_envelope(frame, FrameKind::Response, PAYLOAD_PROTOCOL_CONTROL)
         .map_err(ClientError::Envelope)?;
     decode_payload(frame)
@@ -20,7 +20,7 @@ pub fn decode_hello_reply(frame: &Frame) -> Result<HelloReply, ClientError> {
 }
 
 /// ENV-1 then decode: the `AdminReply` in a reply frame (ADM-1).
-pub fn decode_admin_reply(frame: &Frame) -> Result<AdminReply, ClientError> {
+pub(crate) fn decode_admin_reply(frame: &Frame) -> Result<AdminReply, ClientError> {
     check_envelope(frame, FrameKind::Response, PAYLOAD_PROTOCOL_ADMIN)
         .map_err(ClientError::Envelope)?;
     decode_payload(frame)
@@ -31,7 +31,7 @@ pub fn decode_admin_reply(frame: &Frame) -> Result<AdminReply, ClientError> {
 /// becomes a typed [`ClientError::Refused`] (CLI-4); a reply without a
 /// result, an empty `backend_pipe` (CLI-4) or a token that is neither empty
 /// nor 16 bytes (NEG-7) is [`ClientError::Malformed`].
-pub fn negotiated_from_reply(reply: HelloReply) -> Result<Negotiated, ClientError> {
+pub(crate) fn negotiated_from_reply(reply: HelloReply) -> Result<Negotiated, ClientError> {
     match reply.result {
         None => Err(ClientError::Malformed(
             "HelloReply carries neither Negotiated nor Refused".to_owned(),
@@ -62,7 +62,10 @@ pub fn negotiated_from_reply(reply: HelloReply) -> Result<Negotiated, ClientErro
 /// The handoff token to wait for, when adoption is on the table (HOF-8):
 /// the caller opted in, the broker issued a 16-byte token and set
 /// capability bit 0. (This client always advertises the bit on Unix.)
-pub fn handoff_token<'a>(request: &ConnectRequest, negotiated: &'a Negotiated) -> Option<&'a [u8]> {
+pub(crate) fn handoff_token<'a>(
+    request: &ConnectRequest,
+    negotiated: &'a Negotiated,
+) -> Option<&'a [u8]> {
     let token = negotiated.handle_passed_token.as_ref();
     (request.adopt_handoff
         && token.len() == HANDOFF_TOKEN_LEN
@@ -72,7 +75,7 @@ pub fn handoff_token<'a>(request: &ConnectRequest, negotiated: &'a Negotiated) -
 
 /// Why a frame read after Negotiated does not complete a handoff (HOF-8).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HandoffRejection {
+pub(crate) enum HandoffRejection {
     /// Not an EVENT of protocol 0xD0FF with encoding NONE.
     #[error("not a handoff EVENT: {0}")]
     Envelope(#[from] EnvelopeError),
@@ -89,7 +92,7 @@ pub enum HandoffRejection {
 
 /// HOF-8: a frame completes the handoff only when it is an EVENT of
 /// protocol 0xD0FF whose `HandoffAck` echoes `token` with `accepted=true`.
-pub fn check_handoff_event(frame: &Frame, token: &[u8]) -> Result<(), HandoffRejection> {
+pub(crate) fn check_handoff_event(frame: &Frame, token: &[u8]) -> Result<(), HandoffRejection> {
     check_envelope(frame, FrameKind::Event, PAYLOAD_PROTOCOL_HANDOFF)?;
     let ack: HandoffAck =
         decode_payload(frame).map_err(|e| HandoffRejection::Undecodable(e.to_string()))?;

@@ -13,9 +13,9 @@ use crate::wire::frames::hello_request;
 use crate::wire::{DEFAULT_HANDOFF_READY_TIMEOUT, PROTOCOL_VERSION};
 
 /// `client_lib_name` this library sends by default (HEL-10).
-pub const CLIENT_LIB_NAME: &str = env!("CARGO_PKG_NAME");
+pub(crate) const CLIENT_LIB_NAME: &str = env!("CARGO_PKG_NAME");
 /// `client_lib_version` this library sends by default (HEL-10).
-pub const CLIENT_LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub(crate) const CLIENT_LIB_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Everything [`connect`](super::connect) needs to reach a backend.
 ///
@@ -82,7 +82,7 @@ impl ConnectRequest {
     }
 
     /// The Hello this request sends: protocol range 1..1, this process's
-    /// pid, and [`client_capabilities`] whether or not adoption is wanted
+    /// pid, and `client_capabilities` whether or not adoption is wanted
     /// (CLI-5).
     pub fn hello_message(&self) -> Hello {
         Hello {
@@ -134,7 +134,7 @@ impl ConnectRequest {
 /// caller opted into adoption (CLI-5, CAP-1).
 ///
 /// [`CAP_HANDLE_PASSING`]: crate::wire::CAP_HANDLE_PASSING
-pub fn client_capabilities() -> u64 {
+pub(crate) fn client_capabilities() -> u64 {
     #[cfg(unix)]
     {
         crate::wire::CAP_HANDLE_PASSING
@@ -179,7 +179,7 @@ impl fmt::Display for Route {
 /// The first step of a connect, decided from the request and the settings
 /// alone (CLI-1, CLI-2, CLI-3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FirstStep<'a> {
+pub(crate) enum FirstStep<'a> {
     /// Broker use is disabled: return [`ClientError::Disabled`](super::ClientError::Disabled).
     Disabled,
     /// Connect to the seam endpoint and nothing else.
@@ -194,7 +194,10 @@ pub enum FirstStep<'a> {
 /// Decides the first step: disabled wins over the seam, the seam over
 /// everything else (CLI-1, CLI-2), and the cached endpoint is tried only
 /// under CLI-3's condition.
-pub fn first_step<'a>(request: &'a ConnectRequest, settings: &'a ClientSettings) -> FirstStep<'a> {
+pub(crate) fn first_step<'a>(
+    request: &'a ConnectRequest,
+    settings: &'a ClientSettings,
+) -> FirstStep<'a> {
     if settings.disabled {
         return FirstStep::Disabled;
     }

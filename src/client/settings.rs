@@ -46,7 +46,7 @@ impl ClientSettings {
 
 /// CLI-1: unset ⇒ allowed, `1` ⇒ disabled, anything else ⇒ a configuration
 /// error naming the value.
-pub fn disabled_from_env(env: &dyn EnvSource) -> Result<bool, ClientError> {
+pub(crate) fn disabled_from_env(env: &dyn EnvSource) -> Result<bool, ClientError> {
     match env.var(DISABLE) {
         None => Ok(false),
         Some(value) if value == "1" => Ok(true),

@@ -42,7 +42,7 @@ struct Args {
 }
 
 /// Runs the fake backend with this process's arguments.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let args = Args::parse();
     let (env, behavior) = match &args.socket {
         Some(socket) => {

@@ -4,7 +4,7 @@
 //! recording what it saw where a test can read it.
 
 mod behavior;
-pub mod cli;
+pub(crate) mod cli;
 mod harness;
 mod recorder;
 mod run;

@@ -111,7 +111,7 @@ fn compare<T: PartialEq + Debug>(decoded: &T, sample: &T) -> Result<(), String> 
 }
 
 /// The bytes the crate's encoders produce for a companion's sample.
-pub fn encode_sample(companion: &Companion) -> Result<Vec<u8>, String> {
+pub(crate) fn encode_sample(companion: &Companion) -> Result<Vec<u8>, String> {
     match companion.encoding {
         GoldenEncoding::Message => (find(&companion.message)?.encode)(&companion.sample),
         GoldenEncoding::Framed => {
@@ -128,7 +128,7 @@ pub fn encode_sample(companion: &Companion) -> Result<Vec<u8>, String> {
 
 /// Decodes `bytes` with the crate's decoders and checks the result equals
 /// the companion's sample.
-pub fn check_decodes_to_sample(bytes: &[u8], companion: &Companion) -> Result<(), String> {
+pub(crate) fn check_decodes_to_sample(bytes: &[u8], companion: &Companion) -> Result<(), String> {
     match companion.encoding {
         GoldenEncoding::Message => {
             (find(&companion.message)?.check_decode)(bytes, &companion.sample)
@@ -149,7 +149,7 @@ pub fn check_decodes_to_sample(bytes: &[u8], companion: &Companion) -> Result<()
 
 /// The same bytes from prost-reflect's dynamic encoder, an implementation
 /// independent of the generated types.
-pub fn encode_sample_independently(companion: &Companion) -> Vec<u8> {
+pub(crate) fn encode_sample_independently(companion: &Companion) -> Vec<u8> {
     let body = companion.sample.encode_to_vec();
     match companion.encoding {
         GoldenEncoding::Message => body,

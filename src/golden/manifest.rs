@@ -36,7 +36,7 @@ pub fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// The manifest line for a file.
-pub fn manifest_line(path: &str, bytes: &[u8]) -> String {
+pub(crate) fn manifest_line(path: &str, bytes: &[u8]) -> String {
     format!("{}  {path}\n", to_hex(&sha256(bytes)))
 }
 

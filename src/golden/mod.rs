@@ -7,20 +7,24 @@
 //! file is never edited or deleted, and verification proves it.
 
 mod add;
-pub mod codec;
-pub mod companion;
-pub mod history;
-pub mod manifest;
-pub mod spec_vectors;
-pub mod verify;
+pub(crate) mod codec;
+pub(crate) mod companion;
+pub(crate) mod history;
+pub(crate) mod manifest;
+pub(crate) mod spec_vectors;
+pub(crate) mod verify;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 pub use add::{AddedGolden, add_golden};
+pub use codec::typed_message_names;
 pub use companion::{BIN_EXT, COMPANION_EXT, Companion, GoldenEncoding};
+pub use history::{HistoryOutcome, check_history};
+pub use manifest::sha256;
 pub use manifest::{MANIFEST_FILE, Manifest, ManifestEntry};
+pub use spec_vectors::MINIMAL_HELLO_ON_THE_WIRE;
 pub use verify::{Finding, VerifyReport, verify};
 
 /// Files of the corpus directory that are documentation, not frozen data.

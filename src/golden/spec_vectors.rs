@@ -11,14 +11,14 @@ pub const MINIMAL_HELLO_ON_THE_WIRE: &str =
     "01 1c000000  0801  2216 08011001 1a077a636361636865 2207312e31312e3230  2801";
 
 /// Spec §2, second vector: a fully populated `Hello` body.
-pub const FULL_HELLO_BODY: &str =
+pub(crate) const FULL_HELLO_BODY: &str =
     "080110031a0b6275696c642d6361636865220a312e322e332d72632e312a06332e302e313530818080808080808080
 013a0301020342087265712d303030315092215a0f72756e6e696e672d70726f636573736206332e302e31356a02aabb
 7201cc781e";
 
 /// A golden that must hold (part of) a spec vector.
 #[derive(Debug, Clone)]
-pub struct SpecVectorGolden {
+pub(crate) struct SpecVectorGolden {
     /// The golden's name.
     pub golden: &'static str,
     /// The vector, as printed in the spec.
@@ -29,7 +29,7 @@ pub struct SpecVectorGolden {
 
 impl SpecVectorGolden {
     /// The bytes the golden must equal.
-    pub fn expected_bytes(&self) -> Vec<u8> {
+    pub(crate) fn expected_bytes(&self) -> Vec<u8> {
         let full = parse_hex(self.vector).unwrap_or_default();
         match &self.range {
             Some(range) => full.get(range.clone()).unwrap_or_default().to_vec(),
@@ -39,7 +39,7 @@ impl SpecVectorGolden {
 }
 
 /// Every golden tied to a spec vector.
-pub const SPEC_VECTOR_GOLDENS: &[SpecVectorGolden] = &[
+pub(crate) const SPEC_VECTOR_GOLDENS: &[SpecVectorGolden] = &[
     SpecVectorGolden {
         golden: "v1/wire_hello_minimal",
         vector: MINIMAL_HELLO_ON_THE_WIRE,

@@ -157,7 +157,7 @@ pub fn verify(corpus: &Corpus) -> VerifyReport {
 }
 
 /// The ways a golden's bytes and its sample disagree.
-pub fn round_trip_problems(companion: &Companion, bytes: &[u8]) -> Vec<String> {
+pub(crate) fn round_trip_problems(companion: &Companion, bytes: &[u8]) -> Vec<String> {
     let mut problems = Vec::new();
     match encode_sample(companion) {
         Ok(encoded) if encoded != bytes => problems.push(format!(

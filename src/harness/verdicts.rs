@@ -11,7 +11,10 @@ use crate::runner::model::{CaseResult, Verdict};
 use crate::runner::report::HumanReporter;
 
 /// The libtest outcome of `result`; failures carry `reporter`'s case block.
-pub(super) fn outcome(result: &CaseResult, reporter: &HumanReporter<Sink>) -> Result<Completion, Failed> {
+pub(super) fn outcome(
+    result: &CaseResult,
+    reporter: &HumanReporter<Sink>,
+) -> Result<Completion, Failed> {
     match result.verdict {
         Verdict::Pass => Ok(Completion::Completed),
         Verdict::ExpectedFail => Ok(Completion::ignored_with(format!(

@@ -397,11 +397,11 @@ fn length_delimited_text(field: Option<&FieldDescriptor>, content: &[u8]) -> Str
 }
 
 /// The largest body an annotated dump walks; larger frames are summarised.
-pub const ANNOTATE_LIMIT: u32 = MAX_FRAME_BYTES;
+pub(crate) const ANNOTATE_LIMIT: u32 = MAX_FRAME_BYTES;
 
 /// Annotates the frame at the start of `bytes` if it is one; otherwise the
 /// raw bytes. Convenience for trace rendering.
-pub fn annotate_any_frame(bytes: &[u8]) -> Vec<Annotation> {
+pub(crate) fn annotate_any_frame(bytes: &[u8]) -> Vec<Annotation> {
     match split_frame(&Bytes::copy_from_slice(bytes), ANNOTATE_LIMIT) {
         Ok(_) => annotate_framed(bytes),
         Err(e) => {

@@ -14,7 +14,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 }
 
 /// Lowercase hex with a space between bytes.
-pub fn to_spaced_hex(bytes: &[u8]) -> String {
+pub(crate) fn to_spaced_hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 3);
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 {

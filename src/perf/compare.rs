@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::stats::{Micros, Ratios, Samples, Summary};
 
 /// One timed operation; an error ends the sampling with that message.
-pub type Operation<'a> = Box<dyn FnMut() -> Result<(), String> + 'a>;
+pub(crate) type Operation<'a> = Box<dyn FnMut() -> Result<(), String> + 'a>;
 
 /// A scenario to sample: a bench id and the operation it times.
 pub struct Scenario<'a> {

@@ -140,7 +140,10 @@ fn io_failure(what: &'static str, source: io::Error) -> ExchangeError {
 }
 
 /// Connects to `socket`, waiting for room in its backlog until `deadline` at most.
-pub fn connect_within(socket: &Path, deadline: Instant) -> Result<UnixStream, ExchangeError> {
+pub(crate) fn connect_within(
+    socket: &Path,
+    deadline: Instant,
+) -> Result<UnixStream, ExchangeError> {
     let left = time_left(deadline, "connecting")?;
     crate::sys::connect_unix_within(socket, left).map_err(|source| match source.kind() {
         io::ErrorKind::TimedOut => ExchangeError::TimedOut { what: "connecting" },

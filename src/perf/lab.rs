@@ -42,7 +42,7 @@ pub enum LabError {
 }
 
 /// The services every lab defines: an echo backend, and one with handoff.
-pub fn lab_services() -> Vec<ServiceSpec> {
+pub(crate) fn lab_services() -> Vec<ServiceSpec> {
     vec![
         ServiceSpec {
             service: ECHO_SERVICE.into(),

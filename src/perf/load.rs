@@ -128,7 +128,7 @@ pub fn run_load(socket: &Path, config: &LoadConfig) -> LoadReport {
 
 /// Connections held open, and why there are not more.
 #[derive(Debug)]
-pub struct IdleHold {
+pub(crate) struct IdleHold {
     /// The connections.
     pub streams: Vec<UnixStream>,
     /// Why fewer than asked for were opened, if so.
@@ -137,7 +137,7 @@ pub struct IdleHold {
 
 /// Opens up to `count` connections to `socket` and holds them, sending
 /// nothing; stops at the first that cannot be opened by `deadline`.
-pub fn hold_idle(socket: &Path, count: usize, deadline: Instant) -> IdleHold {
+pub(crate) fn hold_idle(socket: &Path, count: usize, deadline: Instant) -> IdleHold {
     let mut streams = Vec::with_capacity(count);
     while streams.len() < count {
         match connect_within(socket, deadline) {

@@ -2,7 +2,7 @@
 //!
 //! - [`RawServer`]: accept, read one frame, write a canned reply, close —
 //!   a broker's exchange minus every decision.
-//! - [`FdPassPeer`] and [`FdPassServer`]: one `SCM_RIGHTS` pass of 16
+//! - `FdPassPeer` (tests) and [`FdPassServer`]: one `SCM_RIGHTS` pass of 16
 //!   bytes and a descriptor to a peer thread (here, or in the process that
 //!   serves the socket), answered with one byte — the handoff's kernel work.
 
@@ -83,10 +83,10 @@ impl Drop for RawServer {
 }
 
 /// The token bytes a handoff sends beside the descriptor (HOF-2).
-pub const PASS_DATA: [u8; 16] = [0x5a; 16];
+pub(crate) const PASS_DATA: [u8; 16] = [0x5a; 16];
 
 /// A listener whose every connection is a peer receiving descriptor
-/// passes, as [`FdPassPeer`]'s thread does: the far end of a raw
+/// passes, as `FdPassPeer`'s thread does: the far end of a raw
 /// `SCM_RIGHTS` pass, in whatever process serves it.
 #[derive(Debug)]
 pub struct FdPassServer {
@@ -143,15 +143,17 @@ pub fn pass_fd(stream: &mut UnixStream, fd: impl AsFd) -> io::Result<()> {
 
 /// A peer thread on the far end of a socket pair that receives one
 /// descriptor per pass (16 data bytes beside it), closes it, and answers one byte.
+#[cfg(test)]
 #[derive(Debug)]
-pub struct FdPassPeer {
+pub(crate) struct FdPassPeer {
     ours: UnixStream,
     peer: Option<JoinHandle<()>>,
 }
 
+#[cfg(test)]
 impl FdPassPeer {
     /// Starts the peer thread.
-    pub fn start() -> io::Result<Self> {
+    pub(crate) fn start() -> io::Result<Self> {
         let (ours, theirs) = UnixStream::pair()?;
         let peer = thread::Builder::new()
             .name("fd-pass-peer".into())
@@ -163,7 +165,7 @@ impl FdPassPeer {
     }
 
     /// One pass of `fd`, waiting for the peer's answer.
-    pub fn pass(&mut self, fd: impl AsFd) -> io::Result<()> {
+    pub(crate) fn pass(&mut self, fd: impl AsFd) -> io::Result<()> {
         pass_fd(&mut self.ours, fd)
     }
 }
@@ -183,6 +185,7 @@ fn receive_passes(mut stream: UnixStream) {
     }
 }
 
+#[cfg(test)]
 impl Drop for FdPassPeer {
     fn drop(&mut self) {
         let _ = self.ours.shutdown(std::net::Shutdown::Both);

@@ -5,40 +5,35 @@ use std::time::Duration;
 
 /// Latencies of one scenario.
 #[derive(Debug, Clone, Default)]
-pub struct Samples {
+pub(crate) struct Samples {
     values: Vec<Duration>,
 }
 
 impl Samples {
     /// Room for `n` samples, so recording never allocates.
-    pub fn with_capacity(n: usize) -> Self {
+    pub(crate) fn with_capacity(n: usize) -> Self {
         Self {
             values: Vec::with_capacity(n),
         }
     }
 
     /// Records one latency.
-    pub fn push(&mut self, latency: Duration) {
+    pub(crate) fn push(&mut self, latency: Duration) {
         self.values.push(latency);
     }
 
     /// Takes in another set (e.g. one per client thread).
-    pub fn merge(&mut self, other: Samples) {
+    pub(crate) fn merge(&mut self, other: Samples) {
         self.values.extend(other.values);
     }
 
     /// How many were recorded.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.values.len()
     }
 
-    /// True when nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
     /// Percentiles and mean.
-    pub fn summary(&self) -> Summary {
+    pub(crate) fn summary(&self) -> Summary {
         let mut sorted = self.values.clone();
         sorted.sort_unstable();
         let total: Duration = sorted.iter().sum();
@@ -58,7 +53,7 @@ impl Samples {
 }
 
 /// The `q`-th percentile (0–100) of sorted values, nearest rank; zero when empty.
-pub fn percentile(sorted: &[Duration], q: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -130,7 +125,7 @@ impl fmt::Display for Ratios {
 }
 
 /// `value / baseline`; infinite over a zero baseline.
-pub fn ratio(value: Duration, baseline: Duration) -> f64 {
+pub(crate) fn ratio(value: Duration, baseline: Duration) -> f64 {
     if baseline.is_zero() {
         f64::INFINITY
     } else {

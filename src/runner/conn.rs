@@ -8,17 +8,15 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use super::model::TraceEvent;
 use crate::inspect::to_hex;
 use crate::proto::v1::Frame;
 use crate::wire::MAX_FRAME_BYTES;
-use crate::wire::framing::{FrameDecoder, FramingError, decode_frame_body, encode_header};
+use crate::wire::framing::{FrameDecoder, FramingError, decode_frame_body};
 
 /// The wire log of one case.
 #[derive(Debug, Clone)]
-pub struct Trace {
+pub(crate) struct Trace {
     started: Instant,
     /// The events so far.
     pub events: Vec<TraceEvent>,
@@ -26,7 +24,7 @@ pub struct Trace {
 
 impl Trace {
     /// A log starting now.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             started: Instant::now(),
             events: Vec::new(),
@@ -34,7 +32,7 @@ impl Trace {
     }
 
     /// Appends an event.
-    pub fn push(&mut self, conn: &str, what: &str, bytes: &[u8], note: impl Into<String>) {
+    pub(crate) fn push(&mut self, conn: &str, what: &str, bytes: &[u8], note: impl Into<String>) {
         self.events.push(TraceEvent {
             at_ms: self.started.elapsed().as_millis() as u64,
             conn: conn.to_owned(),
@@ -53,7 +51,7 @@ impl Default for Trace {
 
 /// Why no frame was read.
 #[derive(Debug)]
-pub enum ReadFailure {
+pub(crate) enum ReadFailure {
     /// The peer closed after sending these bytes of a frame (none: a clean close).
     Closed {
         /// Bytes of an unfinished frame.
@@ -95,7 +93,7 @@ impl std::fmt::Display for ReadFailure {
 
 /// A connection with a read buffer.
 #[derive(Debug)]
-pub struct Conn {
+pub(crate) struct Conn {
     name: String,
     stream: Option<UnixStream>,
     buffer: VecDeque<u8>,
@@ -119,12 +117,12 @@ fn is_reset(e: &io::Error) -> bool {
 impl Conn {
     /// Connects (plain blocking connect: a connect with a timeout can
     /// return an unconnected socket when the backlog is full).
-    pub fn connect(name: &str, socket: &Path) -> io::Result<Self> {
+    pub(crate) fn connect(name: &str, socket: &Path) -> io::Result<Self> {
         Ok(Self::from_stream(name, UnixStream::connect(socket)?))
     }
 
     /// Wraps an existing stream.
-    pub fn from_stream(name: &str, stream: UnixStream) -> Self {
+    pub(crate) fn from_stream(name: &str, stream: UnixStream) -> Self {
         Self {
             name: name.to_owned(),
             stream: Some(stream),
@@ -133,23 +131,13 @@ impl Conn {
         }
     }
 
-    /// The connection's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// The socket, while it is open.
-    pub fn stream(&self) -> Option<&UnixStream> {
+    pub(crate) fn stream(&self) -> Option<&UnixStream> {
         self.stream.as_ref()
     }
 
-    /// Takes the socket out (for handing it to a helper).
-    pub fn take_stream(&mut self) -> Option<UnixStream> {
-        self.stream.take()
-    }
-
     /// Writes bytes, logging them.
-    pub fn send(&mut self, bytes: &[u8], trace: &mut Trace, note: &str) -> io::Result<()> {
+    pub(crate) fn send(&mut self, bytes: &[u8], trace: &mut Trace, note: &str) -> io::Result<()> {
         trace.push(&self.name, "send", bytes, note);
         let stream = self
             .stream
@@ -159,7 +147,7 @@ impl Conn {
     }
 
     /// Shuts the writing half.
-    pub fn half_close(&mut self, trace: &mut Trace) -> io::Result<()> {
+    pub(crate) fn half_close(&mut self, trace: &mut Trace) -> io::Result<()> {
         trace.push(&self.name, "note", &[], "half-close (shutdown write)");
         match &self.stream {
             Some(s) => s.shutdown(std::net::Shutdown::Write),
@@ -200,7 +188,7 @@ impl Conn {
     }
 
     /// Reads one frame before `deadline`; returns it with its bytes.
-    pub fn next_frame(
+    pub(crate) fn next_frame(
         &mut self,
         deadline: Instant,
         trace: &mut Trace,
@@ -247,7 +235,7 @@ impl Conn {
 
     /// Waits until the peer closes. `Ok(extra bytes)` when it closed
     /// (empty for a clean close), `Err` when still open at `deadline`.
-    pub fn wait_close(
+    pub(crate) fn wait_close(
         &mut self,
         deadline: Instant,
         trace: &mut Trace,
@@ -272,12 +260,12 @@ impl Conn {
 
     /// Reads everything until the peer closes or `deadline`, into the
     /// buffer, so several alternatives can each replay it.
-    pub fn drain_until(&mut self, deadline: Instant) {
+    pub(crate) fn drain_until(&mut self, deadline: Instant) {
         while let Ok(true) = self.fill(deadline) {}
     }
 
     /// A copy that replays the buffered bytes (and the socket, when still open).
-    pub fn replay(&self) -> io::Result<Self> {
+    pub(crate) fn replay(&self) -> io::Result<Self> {
         Ok(Self {
             name: self.name.clone(),
             stream: match (&self.stream, self.eof) {
@@ -288,21 +276,4 @@ impl Conn {
             eof: self.eof,
         })
     }
-
-    /// True when the buffer holds bytes not yet consumed.
-    pub fn has_buffered(&self) -> bool {
-        !self.buffer.is_empty()
-    }
-}
-
-/// Frames bytes from a body already encoded (for padded frames).
-pub fn framed(body: &[u8]) -> Vec<u8> {
-    let mut out = encode_header(body.len() as u32).to_vec();
-    out.extend_from_slice(body);
-    out
-}
-
-/// A frame's body as `Bytes`.
-pub fn body_of(frame: &Frame) -> Bytes {
-    Bytes::from(prost::Message::encode_to_vec(frame))
 }

@@ -71,7 +71,7 @@ pub fn load_expected(path: &Path) -> Result<ExpectedFailures, ExpectedError> {
 
 /// Parses an expected-failure list; `origin` names it in errors. Every
 /// entry needs a non-empty reason.
-pub fn parse_expected(origin: &str, text: &str) -> Result<ExpectedFailures, ExpectedError> {
+pub(crate) fn parse_expected(origin: &str, text: &str) -> Result<ExpectedFailures, ExpectedError> {
     let invalid = |message: String| ExpectedError::Invalid {
         origin: origin.to_owned(),
         message,
@@ -204,7 +204,8 @@ fn prepend_line(line: &str, rest: &str) -> String {
 /// Applies an expected-failure list to a run's results (see
 /// [`ExpectedFailures::apply_to`]) and returns the list's problems (see
 /// [`ExpectedFailures::problems`]); any problem fails the run.
-pub fn apply_expected(
+#[cfg(test)]
+fn apply_expected(
     results: &mut [CaseResult],
     list: &ExpectedFailures,
     suite: &Suite,

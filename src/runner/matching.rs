@@ -12,7 +12,7 @@ use crate::inspect::to_hex;
 
 /// A value read from a reply, in a form matchers understand.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Actual {
+pub(crate) enum Actual {
     /// Text.
     Str(String),
     /// Bytes.
@@ -119,7 +119,7 @@ fn from_value(value: &Value, kind: &Kind) -> Actual {
 }
 
 /// Reads a dotted path (`refused.code`, `warnings.0`) from a message.
-pub fn resolve(message: &DynamicMessage, path: &str) -> Result<Actual, String> {
+pub(crate) fn resolve(message: &DynamicMessage, path: &str) -> Result<Actual, String> {
     let mut current = message.clone();
     let segments: Vec<&str> = path.split('.').collect();
     for (i, segment) in segments.iter().enumerate() {
@@ -157,7 +157,7 @@ pub fn resolve(message: &DynamicMessage, path: &str) -> Result<Actual, String> {
 }
 
 /// Reads a JSON pointer (`/schema_version`) from a JSON body.
-pub fn resolve_json(body: &serde_json::Value, pointer: &str) -> Actual {
+pub(crate) fn resolve_json(body: &serde_json::Value, pointer: &str) -> Actual {
     body.pointer(pointer).map_or(Actual::Absent, from_json)
 }
 
@@ -181,21 +181,21 @@ fn from_json(value: &serde_json::Value) -> Actual {
 
 /// Values captured by earlier steps, by name.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Captures(BTreeMap<String, Actual>);
+pub(crate) struct Captures(BTreeMap<String, Actual>);
 
 impl Captures {
     /// The value captured as `name`.
-    pub fn get(&self, name: &str) -> Option<&Actual> {
+    pub(crate) fn get(&self, name: &str) -> Option<&Actual> {
         self.0.get(name)
     }
 
     /// Remembers `value` as `name`, replacing an earlier one.
-    pub fn insert(&mut self, name: impl Into<String>, value: Actual) {
+    pub(crate) fn insert(&mut self, name: impl Into<String>, value: Actual) {
         self.0.insert(name.into(), value);
     }
 
     /// Takes over every value of `other`.
-    pub fn extend(&mut self, other: Captures) {
+    pub(crate) fn extend(&mut self, other: Captures) {
         self.0.extend(other.0);
     }
 }
@@ -275,7 +275,11 @@ fn text_of(actual: &Actual) -> Option<std::borrow::Cow<'_, str>> {
 }
 
 /// Checks `actual` against one expectation; `Err` says why it is not met.
-pub fn check(actual: &Actual, expected: &Matcher, captures: &Captures) -> Result<(), String> {
+pub(crate) fn check(
+    actual: &Actual,
+    expected: &Matcher,
+    captures: &Captures,
+) -> Result<(), String> {
     let met = |ok: bool, why: &dyn Fn() -> String| if ok { Ok(()) } else { Err(why()) };
     match expected {
         Matcher::Equals(literal) => match literal_equals(actual, literal) {

@@ -3,19 +3,30 @@
 //! command template, or one already running — and reports a verdict per
 //! case and per spec clause. The brokers it tests come from [`crate::testbed`].
 
-pub mod catalogue;
-pub mod coverage;
-pub mod expected;
-pub mod lint;
-pub mod model;
-pub mod report;
-pub mod suite;
+pub(crate) mod catalogue;
+pub(crate) mod coverage;
+pub(crate) mod expected;
+pub(crate) mod lint;
+pub(crate) mod model;
+pub(crate) mod report;
+pub(crate) mod suite;
 
-pub use model::{Case, CaseResult, Level, RunReport, Step, TargetInfo, Verdict};
+pub use catalogue::{regenerate, render_catalogue, spec_clauses};
+pub use coverage::coverage;
+pub use expected::load_expected;
+pub use lint::lint_suite;
+pub use model::{
+    Case, CaseResult, ClausesFile, Level, RunReport, Step, TargetInfo, Verdict, case_file_schema,
+};
+pub use report::{
+    ColorChoice, HumanReporter, REPORT_SCHEMA_VERSION, ReportError, RunObserver, read_json_file,
+    render_matrix, write_json_file, write_junit_file, write_junit_many, write_output,
+};
+pub use schedule::{CaseRunner, RunSettings, run_cases};
 pub use suite::{Suite, SuiteError};
-pub mod conn;
-pub mod engine;
-pub mod judge;
-pub mod matching;
-pub mod requests;
-pub mod schedule;
+pub(crate) mod conn;
+pub(crate) mod engine;
+pub(crate) mod judge;
+pub(crate) mod matching;
+pub(crate) mod requests;
+pub(crate) mod schedule;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use prost::Message;
-use prost_reflect::{DynamicMessage, ReflectMessage};
+use prost_reflect::DynamicMessage;
 
 use super::model::{AdminSpec, FrameSpec, HelloSpec, SendSource, SendSpec};
 use crate::golden::Corpus;
@@ -46,7 +46,7 @@ fn mentions(text: &str, name: &str) -> bool {
 }
 
 /// The Hello frame of a `hello` spec.
-pub fn hello_frame(spec: &HelloSpec) -> Result<Frame, String> {
+pub(crate) fn hello_frame(spec: &HelloSpec) -> Result<Frame, String> {
     let mut hello = Hello {
         client_min_protocol: 1,
         client_max_protocol: 1,
@@ -68,7 +68,7 @@ pub fn hello_frame(spec: &HelloSpec) -> Result<Frame, String> {
 }
 
 /// The admin frame of an `admin` spec; `{tmp}` in paths is `tmp`.
-pub fn admin_frame(spec: &AdminSpec, tmp: &Path) -> Result<Frame, String> {
+pub(crate) fn admin_frame(spec: &AdminSpec, tmp: &Path) -> Result<Frame, String> {
     let request = AdminRequest {
         verb: spec.verb.0,
         json: spec.json,
@@ -88,7 +88,7 @@ pub fn admin_frame(spec: &AdminSpec, tmp: &Path) -> Result<Frame, String> {
 }
 
 /// The framed bytes of a `frame` spec, padded to `body_len` when given.
-pub fn frame_bytes(spec: &FrameSpec) -> Result<Vec<u8>, String> {
+pub(crate) fn frame_bytes(spec: &FrameSpec) -> Result<Vec<u8>, String> {
     let frame_desc = descriptor_pool()
         .get_message_by_name("running_process.broker.v1.Frame")
         .ok_or("no Frame descriptor")?;
@@ -131,7 +131,7 @@ fn pad_body(mut body: Vec<u8>, target: usize) -> Result<Vec<u8>, String> {
 }
 
 /// The bytes of a `send` step, patches and truncation applied.
-pub fn send_bytes(spec: &SendSpec, goldens: &Corpus, tmp: &Path) -> Result<Vec<u8>, String> {
+pub(crate) fn send_bytes(spec: &SendSpec, goldens: &Corpus, tmp: &Path) -> Result<Vec<u8>, String> {
     let framed =
         |frame: Frame| crate::wire::framing::encode_frame(&frame).map_err(|e| e.to_string());
     let mut bytes = match &spec.source {
@@ -157,11 +157,6 @@ pub fn send_bytes(spec: &SendSpec, goldens: &Corpus, tmp: &Path) -> Result<Vec<u
         bytes.truncate(n);
     }
     Ok(bytes)
-}
-
-/// The full name of a message, for reports.
-pub fn name_of(message: &DynamicMessage) -> String {
-    message.descriptor().full_name().to_owned()
 }
 
 #[cfg(test)]

@@ -90,7 +90,6 @@ impl CaseRunner {
             goldens: &self.goldens,
             hello_timeout: self.target.profile().hello_timeout,
             is_reference: self.target.info().is_reference,
-            owns_socket: self.target.profile().caps.fresh_brokers,
             helper_exe: self.settings.helper_exe.clone(),
         }
     }

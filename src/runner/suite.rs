@@ -77,7 +77,7 @@ fn parse<T: serde::de::DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<T, 
 /// Parses one case file. A case that does not parse is reported with its
 /// id, its step and the field's path (`case hel.x: step 2:
 /// expect_reply.fields.refused.code: unknown matcher "equals" …`).
-pub fn parse_case_file(file: &str, bytes: &[u8]) -> Result<CaseFile, SuiteError> {
+pub(crate) fn parse_case_file(file: &str, bytes: &[u8]) -> Result<CaseFile, SuiteError> {
     let text = utf8(file, bytes)?;
     let located = |message: String| SuiteError::Parse {
         file: file.to_owned(),

@@ -40,7 +40,7 @@ pub enum EnvelopeError {
 }
 
 /// The name of a raw `FrameKind` value, or the number when unknown.
-pub fn kind_name(kind: i32) -> String {
+pub(crate) fn kind_name(kind: i32) -> String {
     FrameKind::try_from(kind).map_or_else(
         |_| format!("unknown kind {kind}"),
         |k| k.as_str_name().to_owned(),
@@ -48,7 +48,7 @@ pub fn kind_name(kind: i32) -> String {
 }
 
 /// The name of a raw `PayloadEncoding` value, or the number when unknown.
-pub fn encoding_name(encoding: i32) -> String {
+pub(crate) fn encoding_name(encoding: i32) -> String {
     PayloadEncoding::try_from(encoding).map_or_else(
         |_| format!("unknown encoding {encoding}"),
         |e| e.as_str_name().to_owned(),

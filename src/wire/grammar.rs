@@ -54,7 +54,7 @@ pub fn validate_service_name(name: &str) -> Result<(), GrammarError> {
 }
 
 /// Checks an explicit instance name; the grammar of service names (SVC-3).
-pub fn validate_instance_name(name: &str) -> Result<(), GrammarError> {
+pub(crate) fn validate_instance_name(name: &str) -> Result<(), GrammarError> {
     validate_name("explicit_instance", name)
 }
 
@@ -91,7 +91,7 @@ pub fn validate_version(version: &str) -> Result<(), GrammarError> {
 
 /// [`validate_version`] reporting errors under another field name
 /// (`min_version`, `version_allow_list`, ...).
-pub fn validate_version_as(what: &'static str, version: &str) -> Result<(), GrammarError> {
+pub(crate) fn validate_version_as(what: &'static str, version: &str) -> Result<(), GrammarError> {
     if version.is_empty() {
         return Err(GrammarError::Empty { what });
     }
@@ -149,7 +149,7 @@ pub fn validate_version_as(what: &'static str, version: &str) -> Result<(), Gram
 /// The numeric `MAJOR.MINOR.PATCH` of a version; the pre-release is
 /// ignored (HEL-15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct VersionCore {
+pub(crate) struct VersionCore {
     /// MAJOR.
     pub major: u64,
     /// MINOR.
@@ -161,7 +161,7 @@ pub struct VersionCore {
 impl VersionCore {
     /// Parses the core of `version`; `None` when it has no three numeric
     /// parts or a part does not fit in a u64 ("unparsable", HEL-15).
-    pub fn parse(version: &str) -> Option<Self> {
+    pub(crate) fn parse(version: &str) -> Option<Self> {
         let core = version.split_once('-').map_or(version, |(core, _)| core);
         let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
         let core = Self {
@@ -174,13 +174,13 @@ impl VersionCore {
 }
 
 /// Compares the cores of two versions; `None` when either is unparsable.
-pub fn compare_version_cores(left: &str, right: &str) -> Option<Ordering> {
+pub(crate) fn compare_version_cores(left: &str, right: &str) -> Option<Ordering> {
     Some(VersionCore::parse(left)?.cmp(&VersionCore::parse(right)?))
 }
 
 /// True when `wanted`'s core is below `min`'s core (HEL-15). An empty or
 /// unparsable floor, or an unparsable wanted version, blocks nothing.
-pub fn is_below_version_floor(wanted: &str, min: &str) -> bool {
+pub(crate) fn is_below_version_floor(wanted: &str, min: &str) -> bool {
     !min.is_empty() && compare_version_cores(wanted, min) == Some(Ordering::Less)
 }
 

@@ -38,7 +38,10 @@ pub struct CheckedOffer {
 
 /// HOF-3, HOF-9: a backend's check of an offer frame against the token
 /// bytes received with the descriptor. Both payload forms are accepted.
-pub fn check_offer(frame: &Frame, received_token: &[u8]) -> Result<CheckedOffer, OfferRejection> {
+pub(crate) fn check_offer(
+    frame: &Frame,
+    received_token: &[u8],
+) -> Result<CheckedOffer, OfferRejection> {
     check_envelope(frame, FrameKind::Request, PAYLOAD_PROTOCOL_HANDOFF)?;
     let offer: HandoffOffer = decode_payload(frame).map_err(|_| OfferRejection::Malformed)?;
     if frame.request_id != offer.correlation_id {
@@ -58,7 +61,7 @@ pub fn check_offer(frame: &Frame, received_token: &[u8]) -> Result<CheckedOffer,
 
 /// Why a broker does not complete a handoff on an ack (HOF-5, HOF-6).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AckRejection {
+pub(crate) enum AckRejection {
     /// Not a handoff RESPONSE.
     #[error("ack envelope: {0}")]
     Envelope(#[from] EnvelopeError),
@@ -91,7 +94,7 @@ pub enum AckRejection {
 
 /// HOF-4, HOF-5: only an ack with the offered token AND correlation id AND
 /// `accepted = true` completes a handoff.
-pub fn check_ack(
+pub(crate) fn check_ack(
     frame: &Frame,
     token: &[u8],
     correlation_id: u64,

@@ -3,19 +3,20 @@
 //! and frame constructors. Nothing here touches a socket except the thin
 //! std/tokio shells in [`framing::blocking`] and [`framing::async_io`].
 
-pub mod constants;
+pub(crate) mod constants;
 pub mod env_vars;
-pub mod envelope;
+pub(crate) mod envelope;
 pub mod frames;
 pub mod framing;
-pub mod grammar;
-pub mod handoff;
-pub mod hello;
-pub mod payload;
-pub mod refusal;
+pub(crate) mod grammar;
+pub(crate) mod handoff;
+pub(crate) mod hello;
+pub(crate) mod payload;
+pub(crate) mod refusal;
 
 pub use constants::*;
 pub use envelope::{EnvelopeError, ReplyContext, check_envelope, decode_payload};
 pub use framing::{FrameDecoder, FramingError};
+pub use grammar::{validate_service_name, validate_version};
 pub use hello::{validate_hello, validate_hello_fields};
 pub use refusal::Refusal;

@@ -9,7 +9,7 @@ use crate::proto::v1::FrameKind;
 
 /// The shape of a frame payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PayloadSchema {
+pub(crate) enum PayloadSchema {
     /// A protobuf message, by full name.
     Message(&'static str),
     /// The identity-probe request: a 32-byte nonce.
@@ -21,10 +21,10 @@ pub enum PayloadSchema {
 }
 
 /// Length of the nonce prefix of identity-probe payloads.
-pub const PROBE_NONCE_PREFIX: usize = IDENTITY_PROBE_NONCE_LEN;
+pub(crate) const PROBE_NONCE_PREFIX: usize = IDENTITY_PROBE_NONCE_LEN;
 
 /// The payload schema of a frame with this protocol and raw kind.
-pub fn payload_schema(payload_protocol: u32, kind: i32) -> PayloadSchema {
+pub(crate) fn payload_schema(payload_protocol: u32, kind: i32) -> PayloadSchema {
     let request = kind == FrameKind::Request as i32;
     match payload_protocol {
         PAYLOAD_PROTOCOL_CONTROL if request => {

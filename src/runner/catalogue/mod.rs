@@ -8,7 +8,8 @@ mod render;
 mod spec;
 
 pub use render::render_catalogue;
-pub use spec::{SpecClause, SpecError, spec_clauses};
+pub(crate) use spec::SpecClause;
+pub use spec::spec_clauses;
 
 use crate::runner::model::ClauseInfo;
 

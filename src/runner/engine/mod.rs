@@ -11,7 +11,6 @@ mod broker;
 mod wire;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -24,10 +23,10 @@ use crate::golden::Corpus;
 use crate::testbed::Provisioner;
 
 /// Default bound on waiting for a reply or a close.
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
 /// What a case runs against.
-pub struct CaseEnv<'a> {
+pub(crate) struct CaseEnv<'a> {
     /// The broker socket.
     pub socket: PathBuf,
     /// The broker's event log, when known.
@@ -40,8 +39,6 @@ pub struct CaseEnv<'a> {
     pub hello_timeout: Duration,
     /// REF expectations are binding.
     pub is_reference: bool,
-    /// Whether the runner owns the socket's directory (for uid cases).
-    pub owns_socket: bool,
     /// The `broker-conformance` executable, for steps run as another uid.
     pub helper_exe: PathBuf,
 }
@@ -64,7 +61,7 @@ struct CaseRun<'a> {
 }
 
 /// Runs one case; never panics on anything the broker does.
-pub fn run_case(case: &Case, env: &CaseEnv<'_>, keep_trace: bool) -> CaseResult {
+pub(crate) fn run_case(case: &Case, env: &CaseEnv<'_>, keep_trace: bool) -> CaseResult {
     let started = Instant::now();
     let outcome = tempfile::Builder::new()
         .prefix("case.")
@@ -228,10 +225,4 @@ impl CaseRun<'_> {
             let _ = std::fs::set_permissions(&r.path, std::fs::Permissions::from_mode(r.mode));
         }
     }
-}
-
-/// Makes sure writes to a trace are not lost if a step panics (they never
-/// should): flush stdout so progress lines appear in order.
-pub fn flush_stdout() {
-    let _ = std::io::stdout().flush();
 }

@@ -11,7 +11,7 @@ use crate::runner::model::EventLogSpec;
 
 /// Judges the log's intact `records`; `verdict` is the chain's
 /// verification, which the caller runs when `spec.intact` asks for it.
-pub fn judge_event_log(
+pub(crate) fn judge_event_log(
     spec: &EventLogSpec,
     records: &[LogRecord],
     verdict: Option<&LogVerdict>,

@@ -2,20 +2,20 @@
 //! backend's records, the event log) against a step's expectations, to a
 //! [`Judgement`]. Each judge is a pure function with unit tests of its own.
 
-pub mod event_log;
-pub mod records;
-pub mod reply;
+pub(crate) mod event_log;
+pub(crate) mod records;
+pub(crate) mod reply;
 
 use super::matching::{Actual, Captures, check};
 use super::model::Matcher;
 
-pub use event_log::judge_event_log;
-pub use records::judge_records;
-pub use reply::judge_reply;
+pub(crate) use event_log::judge_event_log;
+pub(crate) use records::judge_records;
+pub(crate) use reply::judge_reply;
 
 /// A step that did not pass: a one-line message and the details.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// What went wrong, in one line.
     pub message: String,
     /// Expected vs actual, hex diffs, the frame received.
@@ -24,7 +24,7 @@ pub struct Failure {
 
 impl Failure {
     /// A failure with no details.
-    pub fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             detail: String::new(),
@@ -34,7 +34,7 @@ impl Failure {
 
 /// Whether a check binds every broker or only the reference broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Binding {
+pub(crate) enum Binding {
     /// A miss fails the step.
     Must,
     /// A `ref_*` check: a miss is a REF note, binding only when REF is
@@ -44,7 +44,7 @@ pub enum Binding {
 
 /// What one judge found.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Judgement {
+pub(crate) struct Judgement {
     /// Missed expectations that fail the step, `what: why`.
     pub problems: Vec<String>,
     /// Missed `ref_*` expectations, `what (REF): why`.
@@ -58,7 +58,7 @@ pub struct Judgement {
 impl Judgement {
     /// Checks one value, noting a miss as `what` with its binding; a value
     /// that could not be read (`Err`) is always a problem.
-    pub fn check(
+    pub(crate) fn check(
         &mut self,
         what: &str,
         actual: Result<Actual, String>,
@@ -82,7 +82,7 @@ impl Judgement {
     /// The step's failure when anything binding was missed: the first
     /// problem as the message, every problem (then what was received) as
     /// the details.
-    pub fn failure(&self) -> Option<Failure> {
+    pub(crate) fn failure(&self) -> Option<Failure> {
         let first = self.problems.first()?;
         let mut detail = self.problems.join("\n");
         if !self.received.is_empty() {

@@ -13,7 +13,7 @@ use crate::runner::model::{Matcher, RecordsSpec};
 /// Judges the records of every backend process of `spec.service`
 /// (pid → its records, as the provisioner reads them). `Err` when a check
 /// needs a record that is not there.
-pub fn judge_records(
+pub(crate) fn judge_records(
     spec: &RecordsSpec,
     by_process: &[(u32, Vec<Record>)],
     captures: &Captures,

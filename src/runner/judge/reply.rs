@@ -14,7 +14,7 @@ use crate::runner::model::{Checks, ReplySpec};
 use crate::wire::payload::{PayloadSchema, payload_schema};
 
 /// What every Negotiated reply captures for later steps: name → payload path.
-pub const NEGOTIATED_CAPTURES: [(&str, &str); 3] = [
+pub(crate) const NEGOTIATED_CAPTURES: [(&str, &str); 3] = [
     ("backend_pipe", "negotiated.backend_pipe"),
     ("token", "negotiated.handle_passed_token"),
     ("connection_id", "negotiated.connection_id"),
@@ -26,7 +26,7 @@ const FRAME: &str = "running_process.broker.v1.Frame";
 /// `golden` holds the bytes of `spec.golden`, read by the caller.
 /// `Err` is a failure that stops judging (a golden mismatch, a capture
 /// that cannot be read); otherwise the judgement lists every miss.
-pub fn judge_reply(
+pub(crate) fn judge_reply(
     spec: &ReplySpec,
     frame: &Frame,
     raw: &[u8],

@@ -8,11 +8,11 @@ use super::Problems;
 use crate::runner::suite::Suite;
 
 /// The widest a suite-file line may be, in columns (one per character).
-pub const MAX_COLUMNS: usize = 120;
+pub(crate) const MAX_COLUMNS: usize = 120;
 
 /// A line wider than the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WideLine {
+pub(crate) struct WideLine {
     /// Its number, from 1.
     pub line: usize,
     /// Its width in columns.
@@ -21,7 +21,7 @@ pub struct WideLine {
 
 /// The lines of `text` wider than `max` columns. A character is one
 /// column; the line ending (`\n` or `\r\n`) is not counted.
-pub fn wide_lines(text: &str, max: usize) -> Vec<WideLine> {
+pub(crate) fn wide_lines(text: &str, max: usize) -> Vec<WideLine> {
     text.lines()
         .enumerate()
         .map(|(i, line)| WideLine {

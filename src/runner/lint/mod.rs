@@ -11,7 +11,7 @@
 //! checked again.
 
 mod case;
-pub mod layout;
+pub(crate) mod layout;
 mod services;
 mod steps;
 mod text_format;

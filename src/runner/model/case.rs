@@ -37,7 +37,7 @@ pub enum Need {
 }
 
 /// The one auth token a broker started for an `auth-token` case accepts.
-pub const SUITE_AUTH_TOKEN: &str = "conformance-auth-token";
+pub(crate) const SUITE_AUTH_TOKEN: &str = "conformance-auth-token";
 
 /// One case of the suite.
 #[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
@@ -69,7 +69,7 @@ impl Case {
 /// One file of cases (`cases/<area>.toml`, or `retired.toml`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CaseFile {
+pub(crate) struct CaseFile {
     /// The cases.
     #[serde(rename = "case", default)]
     pub cases: Vec<Case>,
@@ -439,7 +439,7 @@ impl HelloResult {
 }
 
 /// Checks by path or pointer: path → expectation.
-pub type Checks = BTreeMap<String, Matcher>;
+pub(crate) type Checks = BTreeMap<String, Matcher>;
 
 /// Expectations on one reply frame. Each `ref_*` table holds checks that
 /// bind only when REF is judged as MUST (against the reference broker);

@@ -44,12 +44,12 @@ pub struct Tombstone {
     pub reason: String,
 }
 
-pub use crate::testbed::ServiceSpec;
+pub(crate) use crate::testbed::ServiceSpec;
 
 /// `conformance/services.toml`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServicesFile {
+pub(crate) struct ServicesFile {
     /// The services.
     #[serde(rename = "service", default)]
     pub services: Vec<ServiceSpec>,

@@ -13,7 +13,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use crate::inspect::parse_hex;
 
 /// The matcher names a table may hold (`min`/`max` go together).
-pub const MATCHER_NAMES: [&str; 18] = [
+pub(crate) const MATCHER_NAMES: [&str; 18] = [
     "any",
     "non_empty",
     "empty",

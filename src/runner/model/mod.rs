@@ -9,7 +9,7 @@ mod result;
 
 pub use case::*;
 pub use catalogue::*;
-pub use matcher::*;
+pub(crate) use matcher::*;
 pub use result::*;
 
 /// The JSON Schema of a case file (`conformance/cases/*.toml`, read as

@@ -11,7 +11,7 @@ use crate::runner::model::RunReport;
 pub const REPORT_SCHEMA_VERSION: u32 = 1;
 
 /// Writes `report` as pretty JSON with a final newline.
-pub fn write_json(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn write_json(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, report)?;
     out.write_all(b"\n")
 }
@@ -23,7 +23,7 @@ pub fn write_json_file(report: &RunReport, path: &Path) -> Result<(), ReportErro
 
 /// Parses a run report; `origin` names it in errors. Reports newer than
 /// [`REPORT_SCHEMA_VERSION`] are refused rather than misread.
-pub fn read_json(origin: &Path, text: &str) -> Result<RunReport, ReportError> {
+pub(crate) fn read_json(origin: &Path, text: &str) -> Result<RunReport, ReportError> {
     let format = |message: String| ReportError::Format {
         path: origin.to_owned(),
         message,

@@ -15,7 +15,7 @@ use super::{ReportError, group_by_area};
 use crate::runner::model::{CaseResult, RunReport, Verdict};
 
 /// Writes one run as a JUnit document.
-pub fn write_junit(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
+pub(crate) fn write_junit(report: &RunReport, out: &mut dyn Write) -> std::io::Result<()> {
     write_junit_many(std::slice::from_ref(report), out)
 }
 

@@ -10,7 +10,7 @@ use super::tally::{Tally, VERDICT_ORDER, count_name};
 use crate::runner::model::{CaseResult, RunReport, Verdict};
 
 /// The matrix cell for a verdict.
-pub fn cell(verdict: Verdict) -> &'static str {
+pub(crate) fn cell(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Pass => "✅",
         Verdict::Fail => "❌",

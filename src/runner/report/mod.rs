@@ -2,20 +2,18 @@
 //! renderings for people (text), tools (JSON), CI (JUnit) and comparisons
 //! across implementations (a Markdown matrix).
 
-pub mod human;
-pub mod json;
-pub mod junit;
-pub mod markdown;
-pub mod tally;
-pub mod wirelog;
+pub(crate) mod human;
+pub(crate) mod json;
+pub(crate) mod junit;
+pub(crate) mod markdown;
+pub(crate) mod tally;
+pub(crate) mod wirelog;
 mod xml;
 
 pub use human::{ColorChoice, HumanReporter};
-pub use json::{REPORT_SCHEMA_VERSION, read_json, read_json_file, write_json, write_json_file};
-pub use junit::{write_junit, write_junit_file, write_junit_many};
+pub use json::{REPORT_SCHEMA_VERSION, read_json_file, write_json_file};
+pub use junit::{write_junit_file, write_junit_many};
 pub use markdown::render_matrix;
-pub use tally::Tally;
-pub use wirelog::render_trace;
 
 use std::path::PathBuf;
 
@@ -35,13 +33,13 @@ pub trait RunObserver {
 }
 
 /// The area of a case id: the part before the first dot.
-pub fn area_of(case_id: &str) -> &str {
+pub(crate) fn area_of(case_id: &str) -> &str {
     case_id.split('.').next().unwrap_or(case_id)
 }
 
 /// The distinct areas of `results`, in order of first appearance (suite
 /// order), each with its results in order.
-pub fn group_by_area<'a>(
+pub(crate) fn group_by_area<'a>(
     results: impl IntoIterator<Item = &'a CaseResult>,
 ) -> Vec<(&'a str, Vec<&'a CaseResult>)> {
     let mut groups: Vec<(&str, Vec<&CaseResult>)> = Vec::new();
@@ -53,16 +51,6 @@ pub fn group_by_area<'a>(
         }
     }
     groups
-}
-
-/// An observer that ignores everything.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SilentObserver;
-
-impl RunObserver for SilentObserver {
-    fn started(&mut self, _target: &TargetInfo, _total: usize) {}
-    fn finished_case(&mut self, _result: &CaseResult) {}
-    fn finished(&mut self, _report: &RunReport, _problems: &[String]) {}
 }
 
 /// A report file that cannot be written or read.

@@ -3,7 +3,7 @@
 use crate::runner::model::{CaseResult, Verdict};
 
 /// Every verdict, in the order reports list them.
-pub const VERDICT_ORDER: [Verdict; 7] = [
+pub(crate) const VERDICT_ORDER: [Verdict; 7] = [
     Verdict::Pass,
     Verdict::Fail,
     Verdict::ExpectedFail,
@@ -15,7 +15,7 @@ pub const VERDICT_ORDER: [Verdict; 7] = [
 
 /// How a verdict is named in counts: `pass`, `fail`, `xfail`, `info`,
 /// `skip`, `xpass`, `error`.
-pub fn count_name(verdict: Verdict) -> &'static str {
+pub(crate) fn count_name(verdict: Verdict) -> &'static str {
     match verdict {
         Verdict::Pass => "pass",
         Verdict::Fail => "fail",
@@ -36,13 +36,13 @@ fn slot(verdict: Verdict) -> usize {
 
 /// Result counts per verdict.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tally {
+pub(crate) struct Tally {
     counts: [usize; VERDICT_ORDER.len()],
 }
 
 impl Tally {
     /// Counts the verdicts of `results`.
-    pub fn of<'a>(results: impl IntoIterator<Item = &'a CaseResult>) -> Self {
+    pub(crate) fn of<'a>(results: impl IntoIterator<Item = &'a CaseResult>) -> Self {
         let mut tally = Self::default();
         for result in results {
             tally.add(result.verdict);
@@ -51,22 +51,22 @@ impl Tally {
     }
 
     /// Counts one more result.
-    pub fn add(&mut self, verdict: Verdict) {
+    pub(crate) fn add(&mut self, verdict: Verdict) {
         self.counts[slot(verdict)] += 1;
     }
 
     /// How many results had this verdict.
-    pub fn get(&self, verdict: Verdict) -> usize {
+    pub(crate) fn get(&self, verdict: Verdict) -> usize {
         self.counts[slot(verdict)]
     }
 
     /// How many results in all.
-    pub fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         self.counts.iter().sum()
     }
 
     /// How many results fail the run.
-    pub fn failing(&self) -> usize {
+    pub(crate) fn failing(&self) -> usize {
         VERDICT_ORDER
             .iter()
             .filter(|v| v.fails_run())
@@ -75,7 +75,7 @@ impl Tally {
     }
 
     /// `N pass, N fail, N xfail, N info, N skip, N xpass, N error`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         VERDICT_ORDER
             .iter()
             .map(|v| format!("{} {}", self.get(*v), count_name(*v)))

@@ -14,7 +14,7 @@ const DUMP_INDENT: &str = "            ";
 /// Renders a wire log: `   12 ms  main  recv  (42 bytes)`, then the bytes
 /// as an annotated frame dump, indented; events without bytes (notes,
 /// closes) are plain lines.
-pub fn render_trace(events: &[TraceEvent]) -> String {
+pub(crate) fn render_trace(events: &[TraceEvent]) -> String {
     let mut out = String::new();
     for event in events {
         let _ = write!(out, "{:>6} ms  {}  {}", event.at_ms, event.conn, event.what);
