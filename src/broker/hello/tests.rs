@@ -86,6 +86,16 @@ fn loaded(definition: ServiceDefinition, change: DefinitionChange) -> Event {
     }
 }
 
+fn not_found() -> Event {
+    Event::Definition {
+        loaded: Err(LoadError::NotFound {
+            service: "svc".into(),
+            dir: "/defs".into(),
+        }),
+        draining: false,
+    }
+}
+
 fn binary() -> Event {
     Event::Binary(Ok(ResolvedBinary {
         path: "/opt/svc/1/svc".into(),
@@ -538,13 +548,7 @@ fn hel12_a_wrong_token_reveals_nothing_about_which_services_exist() {
 fn hel13_and_hel14_load_errors_map_to_service_unknown_with_their_reasons() {
     let policy = policy();
     let mut exchange = admitted(&policy);
-    let not_found = Event::Definition {
-        loaded: Err(LoadError::NotFound {
-            service: "svc".into(),
-            dir: "/defs".into(),
-        }),
-        draining: false,
-    };
+    let not_found = not_found();
     let (refused, _) = refused_of(exchange.handle(not_found));
     assert_eq!(refused.code, ErrorCode::ErrorServiceUnknown as i32);
     assert_eq!(refused.reason, "service definition was not found");
@@ -832,13 +836,7 @@ fn neg8_a_token_only_when_a_handoff_will_really_be_attempted() {
 fn refusals_are_logged_and_counted_after_the_reply_under_valid_names_only() {
     let policy = policy();
     let mut exchange = admitted(&policy);
-    let not_found = Event::Definition {
-        loaded: Err(LoadError::NotFound {
-            service: "svc".into(),
-            dir: "/defs".into(),
-        }),
-        draining: false,
-    };
+    let not_found = not_found();
     exchange.handle(not_found);
     assert_eq!(exchange.handle(Event::Replied), Action::Close);
     assert_eq!(
