@@ -28,6 +28,8 @@ mod schema;
 mod serve;
 #[cfg(unix)]
 mod servicedef;
+#[cfg(unix)]
+mod stress;
 
 use std::process::ExitCode;
 
@@ -88,6 +90,10 @@ enum Command {
     /// raw Unix-socket baseline (exit 0, 1 when exchanges failed, 2 setup failed).
     #[cfg(unix)]
     Load(load::LoadArgs),
+    /// Storm a broker with mutated frames, slow clients and connection
+    /// storms, checking it stays correct and alive (exit 0 clean, 1 findings, 2 could not run).
+    #[cfg(unix)]
+    Stress(Box<stress::StressArgs>),
     /// Serve the raw baseline of `load` and the benches: accept, read one
     /// frame, write a fixed reply, close; until killed.
     #[cfg(unix)]
@@ -151,6 +157,8 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => lint::run(args),
         #[cfg(unix)]
         Command::Load(args) => load::run(args),
+        #[cfg(unix)]
+        Command::Stress(args) => stress::run(*args),
         #[cfg(unix)]
         Command::RawServer(args) => raw_server::run(args),
         #[cfg(unix)]

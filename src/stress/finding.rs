@@ -10,7 +10,17 @@ use crate::inspect::{parse_hex, to_hex};
 
 /// A phase of a storm.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
@@ -240,7 +250,10 @@ mod tests {
         let text = serde_json::to_string(&finding).unwrap();
         let back: Finding = serde_json::from_str(&text).unwrap();
         assert_eq!(back, finding);
-        assert_eq!(back.sent().unwrap(), [0x01, 0x02, 0x00, 0x00, 0x00, 0x08, 0x01]);
+        assert_eq!(
+            back.sent().unwrap(),
+            [0x01, 0x02, 0x00, 0x00, 0x00, 0x08, 0x01]
+        );
         assert_eq!(back.received_hex, "08011002");
         assert!(text.contains("\"phase\":\"mutations\""), "{text}");
         assert!(text.contains("\"kind\":\"reply-violation\""), "{text}");
@@ -249,8 +262,16 @@ mod tests {
     #[test]
     fn a_finding_is_annotated_like_a_wire_log() {
         let finding = sample();
-        assert!(finding.sent_annotated.contains("01 02 00 00 00"), "{}", finding.sent_annotated);
-        assert!(finding.received_annotated.contains("envelope_version"), "{}", finding.received_annotated);
+        assert!(
+            finding.sent_annotated.contains("01 02 00 00 00"),
+            "{}",
+            finding.sent_annotated
+        );
+        assert!(
+            finding.received_annotated.contains("envelope_version"),
+            "{}",
+            finding.received_annotated
+        );
     }
 
     #[test]

@@ -175,7 +175,10 @@ mod tests {
         let mut refused = Refusal::ServiceUnknown.to_refused();
         refused.retry_after_ms = 5;
         let reply = refused_message_reply(&ReplyContext::undecoded(), refused);
-        assert_eq!(check_reply(GARBAGE, &body(&reply)).unwrap_err().clause, "REF-2");
+        assert_eq!(
+            check_reply(GARBAGE, &body(&reply)).unwrap_err().clause,
+            "REF-2"
+        );
     }
 
     #[test]
@@ -185,10 +188,19 @@ mod tests {
             ..ReplyContext::default()
         };
         let reply = refused_reply(&ctx, &Refusal::MalformedFrame);
-        assert_eq!(check_reply(GARBAGE, &body(&reply)).unwrap_err().clause, "FRM-11");
+        assert_eq!(
+            check_reply(GARBAGE, &body(&reply)).unwrap_err().clause,
+            "FRM-11"
+        );
         let mut request = refused_reply(&ReplyContext::undecoded(), &Refusal::MalformedFrame);
         request.kind = FrameKind::Request as i32;
-        assert_eq!(check_reply(GARBAGE, &body(&request)).unwrap_err().clause, "ENV-4");
-        assert_eq!(check_reply(GARBAGE, b"\xff\xff").unwrap_err().clause, "ENV-4");
+        assert_eq!(
+            check_reply(GARBAGE, &body(&request)).unwrap_err().clause,
+            "ENV-4"
+        );
+        assert_eq!(
+            check_reply(GARBAGE, b"\xff\xff").unwrap_err().clause,
+            "ENV-4"
+        );
     }
 }

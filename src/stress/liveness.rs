@@ -26,20 +26,9 @@ pub struct Liveness {
 }
 
 impl Liveness {
-    /// The finding this check is, if it failed: `kind` and `clause` say
-    /// what a failure means where it was taken.
-    pub fn finding(
-        &self,
-        at: (u64, Phase, u64),
-        kind: FindingKind,
-        clause: &str,
-    ) -> Option<Finding> {
-        let (broken, message) = self.problem.as_ref()?;
-        let clause = if kind == FindingKind::Liveness {
-            clause
-        } else {
-            broken.as_str()
-        };
+    /// The finding this check is, if it failed, as `kind`.
+    pub fn finding(&self, at: (u64, Phase, u64), kind: FindingKind) -> Option<Finding> {
+        let (clause, message) = self.problem.as_ref()?;
         Some(Finding::new(
             at,
             kind,

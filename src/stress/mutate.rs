@@ -286,6 +286,8 @@ mod tests {
         );
         let bytes = crate::wire::framing::encode_frame(&shutdown).unwrap_or_else(|e| panic!("{e}"));
         assert!(is_disruptive(&bytes));
-        assert!(!is_disruptive(&corpus.files["v1/wire_admin_request_status.bin"]));
+        assert!(!is_disruptive(
+            &corpus.files["v1/wire_admin_request_status.bin"]
+        ));
     }
 }

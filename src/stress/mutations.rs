@@ -199,10 +199,25 @@ mod tests {
     fn a_reply_is_owed_for_a_complete_frame_a_bad_header_or_a_half_close() {
         let frame = [0x01, 0x02, 0x00, 0x00, 0x00, 0x08, 0x01];
         assert!(reply_owed(&frame, false));
-        assert!(reply_owed(&[0x07, 0x01], false), "a bad framing byte decides");
-        assert!(reply_owed(&[0x01, 0xff, 0xff, 0xff, 0xff], false), "oversize decides");
-        assert!(!reply_owed(&frame[..6], false), "a partial body owes nothing yet");
-        assert!(!reply_owed(&frame[..3], false), "a partial header owes nothing yet");
-        assert!(reply_owed(&frame[..3], true), "a half-close ends the frame (FRM-8)");
+        assert!(
+            reply_owed(&[0x07, 0x01], false),
+            "a bad framing byte decides"
+        );
+        assert!(
+            reply_owed(&[0x01, 0xff, 0xff, 0xff, 0xff], false),
+            "oversize decides"
+        );
+        assert!(
+            !reply_owed(&frame[..6], false),
+            "a partial body owes nothing yet"
+        );
+        assert!(
+            !reply_owed(&frame[..3], false),
+            "a partial header owes nothing yet"
+        );
+        assert!(
+            reply_owed(&frame[..3], true),
+            "a half-close ends the frame (FRM-8)"
+        );
     }
 }

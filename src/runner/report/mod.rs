@@ -8,7 +8,7 @@ pub mod junit;
 pub mod markdown;
 pub mod tally;
 pub mod wirelog;
-mod xml;
+pub(crate) mod xml;
 
 pub use human::{ColorChoice, HumanReporter};
 pub use json::{REPORT_SCHEMA_VERSION, read_json, read_json_file, write_json, write_json_file};
