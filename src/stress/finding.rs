@@ -263,7 +263,7 @@ mod tests {
     fn a_finding_is_annotated_like_a_wire_log() {
         let finding = sample();
         assert!(
-            finding.sent_annotated.contains("01 02 00 00 00"),
+            finding.sent_annotated.contains("body length 2"),
             "{}",
             finding.sent_annotated
         );
