@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::first_frame::is_permanent;
 use super::{assert_reply_envelope, over_the_wire};
 use crate::broker::AuthTokens;
 use crate::broker::hello::{Action, Event, HelloExchange, HelloPolicy};
 use crate::broker::launcher::{AcquireError, BackendKey, LaunchError, LiveBackend, ResolvedBinary};
 use crate::definitions::{DefinitionChange, Generation, LoadError, LoadedDefinition};
 use crate::proto::v1::{ErrorCode, Frame, Hello, HelloReply, ServiceDefinition, hello_reply};
+use crate::stress::invariants::is_permanent;
 use crate::sys::PeerCredentials;
 use crate::wire::frames::hello_request;
 use crate::wire::framing::{FrameSection, FramingError, decode_frame_body};
