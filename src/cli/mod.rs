@@ -133,6 +133,13 @@ fn client_timeout(timeout_ms: Option<u64>) -> Result<std::time::Duration, String
     }
 }
 
+/// Writes `value` to `path` as pretty JSON (`--json` of `load` and `stress`).
+#[cfg(unix)]
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
 /// Parses the command line and runs the subcommand.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();

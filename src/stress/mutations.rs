@@ -170,7 +170,7 @@ pub fn run_mutations(
                         Err(_) => mine.connect_failures += 1,
                     }
                     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if n % step == 0 {
+                    if n.is_multiple_of(step) {
                         progress(n);
                     }
                 }

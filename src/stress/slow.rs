@@ -49,7 +49,7 @@ pub struct SlowTally {
 /// ones a whole header and half the body of a Hello.
 pub fn partial(i: u64) -> Vec<u8> {
     let hello = hello_request_bytes("stress-slow", "1.0.0").unwrap_or_default();
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         hello[..2.min(hello.len())].to_vec()
     } else {
         hello[..(5 + (hello.len().saturating_sub(5)) / 2).min(hello.len())].to_vec()
