@@ -8,6 +8,7 @@
 //! | [`proto`] | prost types generated from `proto/` (`proto::v1`, `proto::v2`) and their descriptors |
 //! | [`wire`] | the protocol vocabulary: framing, envelope checks, grammars, Hello validation, refusals, frame constructors — pure |
 //! | [`runner`] | the conformance runner: the suite as data, schedules, verdicts, reports |
+//! | [`stress`] | `broker-conformance stress`: mutation engine, reply invariants, findings (pure); storm phases (unix) |
 //! | [`testbed`] | the broker under test: targets (built-in, command, endpoint), provisioning, fake-backend installs |
 //! | [`harness`] | the suite as a library harness: one libtest test per case in an implementer's `cargo test` |
 //! | [`golden`] | the frozen golden corpus: manifest, companions, verification |
@@ -61,6 +62,7 @@ pub mod policy;
 pub mod proto;
 #[cfg(unix)]
 pub mod runner;
+pub mod stress;
 #[cfg(unix)]
 pub mod sys;
 #[cfg(unix)]

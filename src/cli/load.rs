@@ -231,14 +231,10 @@ pub fn run(args: LoadArgs) -> u8 {
         rows,
         idle,
     };
-    if let Some(path) = &args.json {
-        let text = match serde_json::to_string_pretty(&report) {
-            Ok(t) => t,
-            Err(e) => return harness(e),
-        };
-        if let Err(e) = std::fs::write(path, text) {
-            return harness(format!("writing {}: {e}", path.display()));
-        }
+    if let Some(path) = &args.json
+        && let Err(e) = super::write_json(path, &report)
+    {
+        return harness(e);
     }
     drop(baseline);
     drop(subject);

@@ -28,6 +28,8 @@ mod schema;
 mod serve;
 #[cfg(unix)]
 mod servicedef;
+#[cfg(unix)]
+mod stress;
 
 use std::process::ExitCode;
 
@@ -88,6 +90,10 @@ enum Command {
     /// raw Unix-socket baseline (exit 0, 1 when exchanges failed, 2 setup failed).
     #[cfg(unix)]
     Load(load::LoadArgs),
+    /// Storm a broker with mutated frames, slow clients and connection
+    /// storms, checking it stays correct and alive (exit 0 clean, 1 findings, 2 could not run).
+    #[cfg(unix)]
+    Stress(Box<stress::StressArgs>),
     /// Serve the raw baseline of `load` and the benches: accept, read one
     /// frame, write a fixed reply, close; until killed.
     #[cfg(unix)]
@@ -129,6 +135,13 @@ fn client_timeout(timeout_ms: Option<u64>) -> Result<std::time::Duration, String
     }
 }
 
+/// Writes `value` to `path` as pretty JSON (`--json` of `load` and `stress`).
+#[cfg(unix)]
+fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
 /// Parses the command line and runs the subcommand.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -153,6 +166,8 @@ pub fn main() -> ExitCode {
         Command::Lint(args) => lint::run(args),
         #[cfg(unix)]
         Command::Load(args) => load::run(args),
+        #[cfg(unix)]
+        Command::Stress(args) => stress::run(*args),
         #[cfg(unix)]
         Command::RawServer(args) => raw_server::run(args),
         #[cfg(unix)]

@@ -7,12 +7,13 @@ use std::borrow::Cow;
 use bytes::Bytes;
 
 use super::{assert_reply_envelope, over_the_wire};
-use crate::proto::v1::{ErrorCode, Frame, Hello, HelloReply, Refused, hello_reply};
+use crate::proto::v1::{ErrorCode, Frame, Hello, HelloReply, hello_reply};
+use crate::stress::invariants::check_refused;
 use crate::wire::frames::{hello_request, negotiated, negotiated_reply, refused_reply};
 use crate::wire::framing::decode_frame_body;
 use crate::wire::{
-    PAYLOAD_PROTOCOL_ADMIN, PAYLOAD_PROTOCOL_CONTROL, PROTOCOL_VERSION, Refusal, ReplyContext,
-    decode_payload, validate_hello,
+    PAYLOAD_PROTOCOL_ADMIN, PAYLOAD_PROTOCOL_CONTROL, Refusal, ReplyContext, decode_payload,
+    validate_hello,
 };
 
 /// The kernel-verified peer pid the Hello checks run with (and 0: a
@@ -68,36 +69,6 @@ fn assert_accepted_again(frame: &Frame, hello: &Hello, kernel_peer_pid: u32, ctx
     assert_reply_envelope(&reply, PAYLOAD_PROTOCOL_CONTROL, ctx);
 }
 
-/// REF-2's permanent refusals (malformed, invalid, unknown service, peer
-/// rejected), by code: exactly these carry `retry_after_ms` 0.
-fn is_permanent(code: ErrorCode) -> bool {
-    matches!(
-        code,
-        ErrorCode::ErrorPeerRejected
-            | ErrorCode::ErrorVersionUnsupported
-            | ErrorCode::ErrorServiceUnknown
-    )
-}
-
-/// REF-1 and REF-2 on a decoded `Refused` (`what` names it in a failure);
-/// returns its code.
-pub(super) fn assert_ref_rules(refused: &Refused, what: &dyn std::fmt::Debug) -> ErrorCode {
-    assert_eq!(
-        (refused.daemon_min_protocol, refused.daemon_max_protocol),
-        (PROTOCOL_VERSION, PROTOCOL_VERSION),
-        "{what:?}: REF-1"
-    );
-    let code = ErrorCode::try_from(refused.code)
-        .unwrap_or_else(|_| panic!("{what:?}: unknown code {}", refused.code));
-    assert_eq!(
-        refused.retry_after_ms == 0,
-        is_permanent(code),
-        "{what:?}: REF-2, {code:?} with retry_after_ms {}",
-        refused.retry_after_ms
-    );
-    code
-}
-
 /// The refusal's reply frame re-decodes and obeys ENV-4, REF-1 and REF-2.
 fn assert_refusal_reply(ctx: &ReplyContext, refusal: &Refusal) {
     let reply = over_the_wire(&refused_reply(ctx, refusal));
@@ -107,7 +78,11 @@ fn assert_refusal_reply(ctx: &ReplyContext, refusal: &Refusal) {
     let Some(hello_reply::Result::Refused(refused)) = decoded.result else {
         panic!("{refusal:?}: the reply is not a Refused");
     };
-    let code = assert_ref_rules(&refused, refusal);
+    if let Err(v) = check_refused(&refused) {
+        panic!("{refusal:?}: {v}");
+    }
+    let code = ErrorCode::try_from(refused.code)
+        .unwrap_or_else(|_| panic!("{refusal:?}: unknown code {}", refused.code));
     assert_eq!(code, refusal.code(), "{refusal:?}: code");
     assert_eq!(
         Cow::Owned::<str>(refused.reason),

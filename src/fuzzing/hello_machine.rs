@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::first_frame::assert_ref_rules;
 use super::{assert_reply_envelope, over_the_wire};
 use crate::broker::AuthTokens;
 use crate::broker::hello::{Action, Event, HelloExchange, HelloPolicy};
 use crate::broker::launcher::{AcquireError, BackendKey, LaunchError, LiveBackend, ResolvedBinary};
 use crate::definitions::{DefinitionChange, Generation, LoadError, LoadedDefinition};
-use crate::proto::v1::{Frame, Hello, HelloReply, ServiceDefinition, hello_reply};
+use crate::proto::v1::{ErrorCode, Frame, Hello, HelloReply, ServiceDefinition, hello_reply};
+use crate::stress::invariants::is_permanent;
 use crate::sys::PeerCredentials;
 use crate::wire::frames::hello_request;
 use crate::wire::framing::{FrameSection, FramingError, decode_frame_body};
@@ -332,7 +332,19 @@ fn assert_hello_reply(frame: &Frame) {
         .unwrap_or_else(|e| panic!("the payload is not a HelloReply (ENV-4): {e}"));
     match decoded.result {
         Some(hello_reply::Result::Refused(refused)) => {
-            assert_ref_rules(&refused, &"the Hello machine's refusal");
+            assert_eq!(
+                (refused.daemon_min_protocol, refused.daemon_max_protocol),
+                (PROTOCOL_VERSION, PROTOCOL_VERSION),
+                "REF-1"
+            );
+            let code = ErrorCode::try_from(refused.code)
+                .unwrap_or_else(|_| panic!("unknown code {}", refused.code));
+            assert_eq!(
+                refused.retry_after_ms == 0,
+                is_permanent(code),
+                "REF-2: {code:?} with retry_after_ms {}",
+                refused.retry_after_ms
+            );
         }
         Some(hello_reply::Result::Negotiated(negotiated)) => {
             assert_eq!(negotiated.negotiated_protocol, PROTOCOL_VERSION, "NEG-1");

@@ -19,10 +19,9 @@ use std::io::{self, Read};
 
 use bytes::Bytes;
 
-use crate::proto::v1::{Frame, FrameKind};
+use crate::proto::v1::Frame;
 use crate::wire::MAX_FRAME_BYTES;
 use crate::wire::ReplyContext;
-use crate::wire::check_envelope;
 use crate::wire::framing::{decode_framed, encode_frame};
 
 pub use files::{event_log, service_definition};
@@ -98,11 +97,9 @@ fn over_the_wire(frame: &Frame) -> Frame {
 /// A reply's envelope: RESPONSE of `payload_protocol`, encoding NONE, no
 /// deadline, and the request's id and trace fields echoed (ENV-4, FRM-11).
 fn assert_reply_envelope(reply: &Frame, payload_protocol: u32, ctx: &ReplyContext) {
-    if let Err(e) = check_envelope(reply, FrameKind::Response, payload_protocol) {
-        panic!("reply envelope (ENV-4): {e}");
+    if let Err(v) = crate::stress::invariants::check_hello_envelope(reply, payload_protocol, ctx) {
+        panic!("reply envelope: {v}");
     }
-    assert_eq!(reply.deadline_unix_ms, 0, "reply deadline (ENV-4)");
-    assert_eq!(ReplyContext::echo(reply), *ctx, "reply echo (FRM-11)");
 }
 
 /// A reader handing out `data` in pieces of arbitrary sizes (1 to 17

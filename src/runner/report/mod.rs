@@ -8,7 +8,7 @@ pub(crate) mod junit;
 pub(crate) mod markdown;
 pub(crate) mod tally;
 pub(crate) mod wirelog;
-mod xml;
+pub(crate) mod xml;
 
 pub use human::{ColorChoice, HumanReporter};
 pub use json::{REPORT_SCHEMA_VERSION, read_json_file, write_json_file};

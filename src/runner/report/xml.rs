@@ -4,13 +4,13 @@
 /// entities; line breaks and tabs become character references (so the
 /// value keeps them); characters XML 1.0 cannot hold at all (most C0
 /// controls, U+FFFE, U+FFFF) are written as `\u{..}`.
-pub(super) fn escape_attr(text: &str) -> String {
+pub(crate) fn escape_attr(text: &str) -> String {
     escape(text, true)
 }
 
 /// Escapes `text` for element content: as [`escape_attr`], but line feeds
 /// and tabs stay as they are.
-pub(super) fn escape_text(text: &str) -> String {
+pub(crate) fn escape_text(text: &str) -> String {
     escape(text, false)
 }
 

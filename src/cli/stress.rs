@@ -1,0 +1,297 @@
+//! `broker-conformance stress`: a robustness storm against a broker — the
+//! built-in reference broker by default, one started from `--broker-cmd`,
+//! or one already running at `--socket`. The phases live in
+//! `broker_conformance::stress`; this is the shell: arguments, target, output, exit code.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
+use broker_conformance::golden::Corpus;
+use broker_conformance::stress::ExpectedFindings;
+use broker_conformance::stress::MutationEngine;
+use broker_conformance::stress::MutationsConfig;
+use broker_conformance::stress::SlowConfig;
+use broker_conformance::stress::StormsConfig;
+use broker_conformance::stress::{Finding, Phase};
+use broker_conformance::stress::{ReplayBounds, replay};
+use broker_conformance::stress::{StormConfig, run_storm};
+use broker_conformance::stress::{render_finding, render_junit, render_summary};
+use broker_conformance::testbed::{
+    BrokerInstance, BrokerUnderTest, CLI_NAME, Target, Testbed, TestbedOptions,
+};
+
+/// The seed when none is given: every default storm sends the same bytes.
+pub const DEFAULT_SEED: u64 = 0x5eed;
+
+/// The Hello deadline the built-in broker gets: short, so the slow phase
+/// sees held connections closed (FRM-9) within seconds, yet long enough
+/// to open thousands of them first.
+const BUILT_IN_STRESS_HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Args)]
+pub struct StressArgs {
+    /// Start the broker under test from this command (`{socket}`,
+    /// `{service_def_dir}` substituted) [default: the built-in reference broker].
+    #[arg(long, conflicts_with = "socket")]
+    broker_cmd: Option<String>,
+    /// Storm a broker already listening here (needs --service-def-dir).
+    #[arg(long, requires = "service_def_dir")]
+    socket: Option<PathBuf>,
+    /// The definition directory that broker reads.
+    #[arg(long)]
+    service_def_dir: Option<PathBuf>,
+    /// The implementation's name in reports.
+    #[arg(long)]
+    label: Option<String>,
+    /// The seed every mutation derives from.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    seed: u64,
+    /// The phases, in order.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = Phase::ALL)]
+    phases: Vec<Phase>,
+    /// Mutated frames the mutations phase sends.
+    #[arg(long, default_value_t = 100_000)]
+    mutations: u64,
+    /// Concurrent connections of the mutations phase and threads of the storms.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Connections the slow phase holds with part of a frame.
+    #[arg(long, default_value_t = 1_000)]
+    slow: u64,
+    /// Hellos the slow phase sends while they are held (FRM-13).
+    #[arg(long, default_value_t = 5)]
+    probes: u64,
+    /// Connections of each storm (connect-and-close, connect-and-half-close).
+    #[arg(long, default_value_t = 10_000)]
+    storm: u64,
+    /// Connections held at once by the burst: above the broker's connection
+    /// limit (the reference's is 16 384).
+    #[arg(long, default_value_t = 16_512)]
+    burst: u64,
+    /// Bound on a connect and on a reply the spec owes, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 2_000)]
+    reply_timeout_ms: u64,
+    /// Bound on the liveness Hello after each phase and the slow phase's probes, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 2_000)]
+    liveness_ms: u64,
+    /// The broker's Hello deadline (FRM-9); brokers started here get it
+    /// [default: 5000 built-in, 30000 otherwise].
+    #[arg(long, value_name = "MS")]
+    hello_timeout_ms: Option<u64>,
+    /// Slack on the Hello deadline before a held connection is a finding, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 2_000)]
+    slack_ms: u64,
+    /// Findings this implementation is known to have (TOML; strict: stale entries fail).
+    #[arg(long, value_name = "FILE")]
+    expect_findings: Option<PathBuf>,
+    /// Write the report as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the report as JUnit XML.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Re-run one finding (a finding's JSON, or a `--json` report with
+    /// --finding) and say whether it reproduces (exit 1 it does, 0 not).
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// Which finding of a report --replay re-runs (from 0).
+    #[arg(long, default_value_t = 0, requires = "replay")]
+    finding: usize,
+    /// The fake-backend executable to install [default: this program].
+    #[arg(long, value_name = "PATH")]
+    fake_backend: Option<PathBuf>,
+}
+
+fn harness(message: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {message}");
+    EXIT_HARNESS
+}
+
+/// The broker under test, started: stopped when dropped.
+struct Started {
+    instance: Box<dyn BrokerInstance>,
+    target: std::sync::Arc<dyn Target>,
+    _testbed: Testbed,
+}
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        self.instance.stop();
+    }
+}
+
+fn start(args: &StressArgs, what: &BrokerUnderTest, deadline: Duration) -> Result<Started, String> {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from(CLI_NAME));
+    let options = TestbedOptions {
+        label: args.label.clone(),
+        hello_timeout: Some(deadline),
+        definitions: args.service_def_dir.clone(),
+        fake_backend: args.fake_backend.clone().unwrap_or_else(|| exe.clone()),
+        cli: exe,
+    };
+    let testbed = Testbed::set_up(what, &[], &options).map_err(|e| e.to_string())?;
+    let target = testbed.target();
+    let instance = target.start().map_err(|e| e.to_string())?;
+    Ok(Started {
+        instance,
+        target,
+        _testbed: testbed,
+    })
+}
+
+/// Runs the storm, or the replay; exit 0 clean, 1 findings, 2 could not run.
+pub fn run(args: StressArgs) -> u8 {
+    // Every held connection is a descriptor (the built-in broker's too).
+    let _ = broker_conformance::sys::raise_fd_limit();
+    let what = match (&args.broker_cmd, &args.socket, &args.service_def_dir) {
+        (Some(template), _, _) => BrokerUnderTest::command(template),
+        (None, Some(socket), Some(definitions)) => BrokerUnderTest::endpoint(socket, definitions),
+        _ => BrokerUnderTest::built_in(),
+    };
+    let deadline = args.hello_timeout_ms.map_or(
+        match what {
+            BrokerUnderTest::BuiltIn => BUILT_IN_STRESS_HELLO_TIMEOUT,
+            _ => broker_conformance::testbed::SPEC_HELLO_TIMEOUT,
+        },
+        Duration::from_millis,
+    );
+    let expected = match &args.expect_findings {
+        Some(path) => match ExpectedFindings::load(path) {
+            Ok(list) => list,
+            Err(e) => return harness(e),
+        },
+        None => ExpectedFindings::default(),
+    };
+    let replayed = match &args.replay {
+        Some(path) => match Finding::read(path, args.finding) {
+            Ok(f) => Some(f),
+            Err(e) => return harness(e),
+        },
+        None => None,
+    };
+    let started = match start(&args, &what, deadline) {
+        Ok(s) => s,
+        Err(e) => return harness(format!("starting the broker: {e}")),
+    };
+    let socket = started.instance.socket().to_path_buf();
+    let reply_timeout = Duration::from_millis(args.reply_timeout_ms.max(1));
+    let liveness_bound = Duration::from_millis(args.liveness_ms.max(1));
+    let slack = Duration::from_millis(args.slack_ms);
+    if let Some(finding) = replayed {
+        return run_replay(
+            &socket,
+            &finding,
+            ReplayBounds {
+                reply_timeout: liveness_bound.max(reply_timeout),
+                hello_deadline: deadline,
+                slack,
+            },
+        );
+    }
+    let engine = match MutationEngine::new(args.seed, &Corpus::embedded()) {
+        Ok(engine) => engine,
+        Err(e) => return harness(e),
+    };
+    let first = broker_conformance::stress::hello_within(&socket, liveness_bound, "FRM-13");
+    if let Some((clause, message)) = &first.problem {
+        return harness(format!(
+            "the broker does not answer a valid Hello before the storm ({clause}): {message}"
+        ));
+    }
+    let config = StormConfig {
+        phases: args.phases.clone(),
+        mutations: MutationsConfig {
+            count: args.mutations,
+            connections: args.connections,
+            reply_timeout,
+        },
+        slow: SlowConfig {
+            connections: args.slow,
+            probes: args.probes,
+            bound: liveness_bound,
+            hello_deadline: deadline,
+            slack,
+        },
+        storms: StormsConfig {
+            count: args.storm,
+            threads: args.connections,
+            burst: args.burst,
+            connect_timeout: Duration::from_millis(100),
+        },
+        liveness_bound,
+    };
+    let target = started.target.info();
+    let report = run_storm(&socket, &engine, &config, target, &|phase, n| {
+        if n == 0 {
+            println!("{}: started", phase.name());
+        } else {
+            println!("{}: {n} done", phase.name());
+        }
+    });
+    drop(started);
+    let judged = expected.judge(&report.findings);
+    print!("{}", render_summary(&report));
+    for (i, f) in report.findings.iter().enumerate() {
+        let is_expected = judged.expected.iter().any(|e| std::ptr::eq(*e, f));
+        print!("{}", render_finding(i, f, is_expected));
+    }
+    for stale in &judged.stale {
+        println!(
+            "stale expected finding: {} {} {} ({})",
+            stale.phase.name(),
+            stale.kind.name(),
+            stale.clause,
+            stale.reason
+        );
+    }
+    if let Some(path) = &args.json
+        && let Err(e) = super::write_json(path, &report)
+    {
+        return harness(e);
+    }
+    if let Some(path) = &args.junit
+        && let Err(e) = std::fs::write(path, render_junit(&report, &judged))
+    {
+        return harness(format!("writing {}: {e}", path.display()));
+    }
+    let total: u64 = report.phases.iter().map(|p| p.findings).sum();
+    println!(
+        "stress: {total} finding(s), {} expected, {} unexpected, {} stale expectation(s), {} not kept",
+        judged.expected.len(),
+        judged.unexpected.len(),
+        judged.stale.len(),
+        total.saturating_sub(report.findings.len() as u64),
+    );
+    // Findings past those kept cannot be matched against the list: they fail.
+    let unlisted = total.saturating_sub(report.findings.len() as u64);
+    if judged.is_clean() && unlisted == 0 {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
+}
+
+fn run_replay(socket: &Path, finding: &Finding, bounds: ReplayBounds) -> u8 {
+    println!(
+        "replay: {} {} {} (seed {}, index {})",
+        finding.phase.name(),
+        finding.kind.name(),
+        finding.clause,
+        finding.seed,
+        finding.index
+    );
+    match replay(socket, finding, bounds) {
+        Ok(r) if r.reproduced => {
+            println!("reproduced: {}", r.detail);
+            EXIT_FAILED
+        }
+        Ok(r) => {
+            println!("not reproduced: {}", r.detail);
+            EXIT_OK
+        }
+        Err(e) => harness(e),
+    }
+}
