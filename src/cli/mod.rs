@@ -30,6 +30,8 @@ mod serve;
 mod servicedef;
 #[cfg(unix)]
 mod stress;
+#[cfg(unix)]
+mod target;
 
 use std::process::ExitCode;
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
 
+use super::target::TargetArgs;
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
 use broker_conformance::env::ProcessEnv;
 use broker_conformance::golden::Corpus;
@@ -19,7 +20,7 @@ use broker_conformance::runner::{CaseRunner, RunSettings, run_cases};
 use broker_conformance::runner::{
     ColorChoice, HumanReporter, RunObserver, write_json_file, write_junit_file,
 };
-use broker_conformance::testbed::{BrokerUnderTest, CLI_NAME, Testbed, TestbedOptions};
+use broker_conformance::testbed::{CLI_NAME, Testbed, TestbedOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorArg {
@@ -33,22 +34,8 @@ pub enum ColorArg {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Start the broker under test from this command; `{socket}`,
-    /// `{service_def_dir}` and `{event_log}` (a file the broker appends
-    /// lifecycle events to; cases needing the log run only when it is
-    /// given) are substituted. Without it (and without --socket) the
-    /// built-in reference broker is tested.
-    #[arg(long, conflicts_with = "socket")]
-    broker_cmd: Option<String>,
-    /// Test a broker already listening here (needs --service-def-dir).
-    #[arg(long, requires = "service_def_dir")]
-    socket: Option<PathBuf>,
-    /// The definition directory that broker reads; the runner writes its services there.
-    #[arg(long)]
-    service_def_dir: Option<PathBuf>,
-    /// The implementation's name in reports [default: the command's program, or "reference"].
-    #[arg(long)]
-    label: Option<String>,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Expected failures of this implementation (strict: stale entries fail the run).
     #[arg(long, value_name = "FILE")]
     expect_fail: Option<PathBuf>,
@@ -154,15 +141,11 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(corpus) => Arc::new(corpus),
         Err(e) => return harness(e),
     };
-    let what = match (&args.broker_cmd, &args.socket, &args.service_def_dir) {
-        (Some(template), _, _) => BrokerUnderTest::command(template),
-        (None, Some(socket), Some(definitions)) => BrokerUnderTest::endpoint(socket, definitions),
-        _ => BrokerUnderTest::built_in(),
-    };
+    let what = args.target.broker_under_test();
     let options = TestbedOptions {
-        label: args.label.clone(),
+        label: args.target.label.clone(),
         hello_timeout: args.hello_timeout_ms.map(Duration::from_millis),
-        definitions: args.service_def_dir.clone(),
+        definitions: args.target.service_def_dir.clone(),
         fake_backend: fake_backend_path(args.fake_backend.as_deref()),
         cli: std::env::current_exe().unwrap_or_else(|_| PathBuf::from(CLI_NAME)),
     };

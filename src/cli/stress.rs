@@ -3,6 +3,7 @@
 //! or one already running at `--socket`. The phases live in
 //! `broker_conformance::stress`; this is the shell: arguments, target, output, exit code.
 
+use super::target::TargetArgs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -33,19 +34,8 @@ const BUILT_IN_STRESS_HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Args)]
 pub struct StressArgs {
-    /// Start the broker under test from this command (`{socket}`,
-    /// `{service_def_dir}` substituted) [default: the built-in reference broker].
-    #[arg(long, conflicts_with = "socket")]
-    broker_cmd: Option<String>,
-    /// Storm a broker already listening here (needs --service-def-dir).
-    #[arg(long, requires = "service_def_dir")]
-    socket: Option<PathBuf>,
-    /// The definition directory that broker reads.
-    #[arg(long)]
-    service_def_dir: Option<PathBuf>,
-    /// The implementation's name in reports.
-    #[arg(long)]
-    label: Option<String>,
+    #[command(flatten)]
+    target: TargetArgs,
     /// The seed every mutation derives from.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
@@ -126,9 +116,9 @@ impl Drop for Started {
 fn start(args: &StressArgs, what: &BrokerUnderTest, deadline: Duration) -> Result<Started, String> {
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from(CLI_NAME));
     let options = TestbedOptions {
-        label: args.label.clone(),
+        label: args.target.label.clone(),
         hello_timeout: Some(deadline),
-        definitions: args.service_def_dir.clone(),
+        definitions: args.target.service_def_dir.clone(),
         fake_backend: args.fake_backend.clone().unwrap_or_else(|| exe.clone()),
         cli: exe,
     };
@@ -146,11 +136,7 @@ fn start(args: &StressArgs, what: &BrokerUnderTest, deadline: Duration) -> Resul
 pub fn run(args: StressArgs) -> u8 {
     // Every held connection is a descriptor (the built-in broker's too).
     let _ = broker_conformance::sys::raise_fd_limit();
-    let what = match (&args.broker_cmd, &args.socket, &args.service_def_dir) {
-        (Some(template), _, _) => BrokerUnderTest::command(template),
-        (None, Some(socket), Some(definitions)) => BrokerUnderTest::endpoint(socket, definitions),
-        _ => BrokerUnderTest::built_in(),
-    };
+    let what = args.target.broker_under_test();
     let deadline = args.hello_timeout_ms.map_or(
         match what {
             BrokerUnderTest::BuiltIn => BUILT_IN_STRESS_HELLO_TIMEOUT,
