@@ -76,6 +76,75 @@ pub fn backend_socket_name(user_hash: &str, random: &[u8; 16]) -> String {
     format!("rpb-v1-{user_hash}-be-{}.sock", to_hex(random))
 }
 
+/// The program name a v2 front door uses without `--program` (v2 spec V2N).
+pub const DEFAULT_FRONT_DOOR_PROGRAM: &str = "broker-v2-scaffold";
+
+/// Where a v2 front door for one program lives (v2 spec V2N-1, V2N-2, V2W-6,
+/// V2P): computed from the environment, the uid and the program alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrontDoorPaths {
+    /// The control socket (V2N-1).
+    pub socket: PathBuf,
+    /// The runtime directory: identity files and the `.http_port` file (V2N-2).
+    pub runtime_dir: PathBuf,
+    /// The program name `P`.
+    pub program: String,
+}
+
+impl FrontDoorPaths {
+    /// The paths for `program`, for `uid` on the machine whose id is
+    /// `machine_id` (§13's per-user hash). `XDG_RUNTIME_DIR` decides both
+    /// directories; without it the socket goes under `/tmp/running-process-<uid>`
+    /// and the runtime directory under `$XDG_CACHE_HOME` (default `$HOME/.cache`).
+    pub fn resolve(env: &dyn EnvSource, uid: u32, machine_id: &str, program: &str) -> Self {
+        let name = format!("rpb-v2-{program}-{}-0.sock", user_hash(uid, machine_id));
+        let (socket_dir, runtime_dir) = match env.var("XDG_RUNTIME_DIR") {
+            Some(runtime) => {
+                let dir = Path::new(&runtime)
+                    .join("running-process")
+                    .join("broker-v2");
+                (dir.clone(), dir)
+            }
+            None => {
+                let cache = env
+                    .var("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| {
+                        Path::new(&env.var("HOME").unwrap_or_default()).join(".cache")
+                    });
+                (
+                    PathBuf::from(format!("/tmp/running-process-{uid}")).join("broker-v2"),
+                    cache.join("running-process").join("broker-v2"),
+                )
+            }
+        };
+        Self {
+            socket: socket_dir.join(name),
+            runtime_dir,
+            program: program.to_owned(),
+        }
+    }
+
+    /// A published daemon's identity file (V2P).
+    pub fn identity_file(&self, service: &str) -> PathBuf {
+        self.runtime_dir.join(format!("daemon-{service}.json"))
+    }
+
+    /// The HTTP discovery file of a front door (V2W-6).
+    pub fn http_port_file(&self) -> PathBuf {
+        self.runtime_dir
+            .join(format!("broker-v2-{}.http_port", self.program))
+    }
+}
+
+/// The HTTP discovery file of a launching broker: `<control socket>.http_port`
+/// (v2 spec V2W-14).
+pub fn launching_http_port_file(socket: &Path) -> PathBuf {
+    let mut name = socket.as_os_str().to_owned();
+    name.push(".http_port");
+    PathBuf::from(name)
+}
+
 /// The default socket of the shared broker for this user and machine.
 #[cfg(unix)]
 pub fn default_broker_socket(env: &dyn EnvSource) -> io::Result<PathBuf> {
@@ -139,6 +208,44 @@ mod tests {
         assert_eq!(
             broker_dir(&empty, 7),
             PathBuf::from("/tmp/running-process-7/broker")
+        );
+    }
+
+    #[test]
+    fn front_door_paths_follow_v2n() {
+        let s = user_hash(1000, "m");
+        let env = MapEnv::from_pairs([("XDG_RUNTIME_DIR", "/run/user/1000")]);
+        let paths = FrontDoorPaths::resolve(&env, 1000, "m", "zc");
+        let dir = PathBuf::from("/run/user/1000/running-process/broker-v2");
+        assert_eq!(paths.socket, dir.join(format!("rpb-v2-zc-{s}-0.sock")));
+        assert_eq!(paths.runtime_dir, dir);
+        assert_eq!(paths.identity_file("svc"), dir.join("daemon-svc.json"));
+        assert_eq!(paths.http_port_file(), dir.join("broker-v2-zc.http_port"));
+
+        let env = MapEnv::from_pairs([("HOME", "/home/u")]);
+        let paths = FrontDoorPaths::resolve(&env, 1000, "m", "zc");
+        assert_eq!(
+            paths.socket,
+            PathBuf::from(format!(
+                "/tmp/running-process-1000/broker-v2/rpb-v2-zc-{s}-0.sock"
+            ))
+        );
+        assert_eq!(
+            paths.runtime_dir,
+            PathBuf::from("/home/u/.cache/running-process/broker-v2")
+        );
+        let env = MapEnv::from_pairs([("HOME", "/home/u"), ("XDG_CACHE_HOME", "/c")]);
+        assert_eq!(
+            FrontDoorPaths::resolve(&env, 1000, "m", "zc").runtime_dir,
+            PathBuf::from("/c/running-process/broker-v2")
+        );
+    }
+
+    #[test]
+    fn a_launching_brokers_discovery_file_sits_beside_its_socket() {
+        assert_eq!(
+            launching_http_port_file(Path::new("/tmp/x/b.sock")),
+            PathBuf::from("/tmp/x/b.sock.http_port")
         );
     }
 

@@ -42,6 +42,10 @@ pub const PAYLOAD_PROTOCOL_IDENTITY_PROBE: u32 = 0xB232;
 pub const PAYLOAD_PROTOCOL_HANDOFF: u32 = 0xD0FF;
 /// Payload protocol of the v2 session lane (ENV-2, §11).
 pub const PAYLOAD_PROTOCOL_V2_SESSION: u32 = 0x5350;
+/// Control RPC GetBrokerHttpEndpoint, "HE" (v2 spec V2R, allocated by this project).
+pub const PAYLOAD_PROTOCOL_HTTP_ENDPOINT: u32 = 0x4845;
+/// Control RPC BackendHttpReady, "HR" (v2 spec V2R, allocated by this project).
+pub const PAYLOAD_PROTOCOL_HTTP_READY: u32 = 0x4852;
 /// Registered consumer protocol: zccache (ENV-2).
 pub const PAYLOAD_PROTOCOL_ZCCACHE: u32 = 0x7A63;
 /// Registered consumer protocol: clud (ENV-2).
@@ -98,6 +102,8 @@ pub fn payload_protocol_name(id: u32) -> Option<&'static str> {
         PAYLOAD_PROTOCOL_IDENTITY_PROBE => "identity-probe",
         PAYLOAD_PROTOCOL_HANDOFF => "handoff",
         PAYLOAD_PROTOCOL_V2_SESSION => "v2-session",
+        PAYLOAD_PROTOCOL_HTTP_ENDPOINT => "http-endpoint",
+        PAYLOAD_PROTOCOL_HTTP_READY => "http-ready",
         PAYLOAD_PROTOCOL_ZCCACHE => "zccache",
         PAYLOAD_PROTOCOL_CLUD => "clud",
         PAYLOAD_PROTOCOL_FBUILD => "fbuild",

@@ -42,6 +42,16 @@ pub const FAKE_BACKEND: &str = "RUNNING_PROCESS_FAKE_BACKEND";
 /// Client: bound on a Hello or admin round trip in milliseconds (CLI-6).
 pub const CLIENT_TIMEOUT_MS: &str = "RUNNING_PROCESS_BROKER_CLIENT_TIMEOUT_MS";
 
+/// v2: the launching broker's control socket, given to backends whose
+/// definition declares `http_server` (V2R-7).
+pub const V2_CONTROL_PIPE: &str = "RUNNING_PROCESS_BROKER_V2_CONTROL_PIPE";
+/// v2: front-door cap on connections handled at once (V2L-7).
+pub const MAX_INFLIGHT_HANDLERS: &str = "RUNNING_PROCESS_BROKER_MAX_INFLIGHT_HANDLERS";
+/// v2: exact HTTP port, overriding `--http-port`'s mode (V2W-3).
+pub const HTTP_PORT: &str = "RUNNING_PROCESS_BROKER_HTTP_PORT";
+/// v2: the HTTP bind address (V2W-4).
+pub const HTTP_BIND: &str = "RUNNING_PROCESS_BROKER_HTTP_BIND";
+
 /// Variables a broker passes to a backend, besides the carried user ones
 /// (LCH-2, LCH-3, LCH-6).
 pub const LAUNCH_CONTRACT: &[&str] = &[

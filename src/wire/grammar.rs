@@ -53,6 +53,12 @@ pub fn validate_service_name(name: &str) -> Result<(), GrammarError> {
     validate_name("service_name", name)
 }
 
+/// Checks a v2 front door's program name `P` (v2 spec V2N-3); the grammar
+/// of service names.
+pub fn validate_program_name(name: &str) -> Result<(), GrammarError> {
+    validate_name("program", name)
+}
+
 /// Checks an explicit instance name; the grammar of service names (SVC-3).
 pub(crate) fn validate_instance_name(name: &str) -> Result<(), GrammarError> {
     validate_name("explicit_instance", name)
