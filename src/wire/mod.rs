@@ -17,6 +17,6 @@ pub(crate) mod refusal;
 pub use constants::*;
 pub use envelope::{EnvelopeError, ReplyContext, check_envelope, decode_payload};
 pub use framing::{FrameDecoder, FramingError};
-pub use grammar::{validate_service_name, validate_version};
+pub use grammar::{validate_program_name, validate_service_name, validate_version};
 pub use hello::{validate_hello, validate_hello_fields};
 pub use refusal::Refusal;
