@@ -317,6 +317,36 @@ pub fn raise_fd_limit() -> io::Result<u64> {
     Ok(fd_limit())
 }
 
+/// A descriptor limit (RLIMIT_NOFILE): soft and hard, `None` = unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FdLimit {
+    /// The soft limit.
+    pub soft: Option<u64>,
+    /// The hard limit.
+    pub hard: Option<u64>,
+}
+
+/// Sets the descriptor limit of process `pid` (prlimit(2)); returns the
+/// limit it had, to restore it later.
+pub fn set_fd_limit_of(pid: u32, limit: FdLimit) -> io::Result<FdLimit> {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("pid {pid}")))?;
+    let old = rustix::process::prlimit(
+        Some(pid),
+        Resource::Nofile,
+        Rlimit {
+            current: limit.soft,
+            maximum: limit.hard,
+        },
+    )?;
+    Ok(FdLimit {
+        soft: old.current,
+        hard: old.maximum,
+    })
+}
+
 /// A passwd entry: what LCH-2 passes to backends as USER, LOGNAME, HOME, SHELL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserAccount {

@@ -52,6 +52,8 @@ fn a_short_storm_against_the_reference_broker_is_clean() {
         "500",
         "--burst",
         "300",
+        "--fault-rounds",
+        "1",
         "--json",
         json.to_str().unwrap(),
         "--junit",
@@ -64,7 +66,17 @@ fn a_short_storm_against_the_reference_broker_is_clean() {
         .iter()
         .map(|p| p["phase"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["mutations", "slow", "storms"]);
+    assert_eq!(
+        names,
+        [
+            "mutations",
+            "slow",
+            "storms",
+            "fd-exhaustion",
+            "restart",
+            "backend-faults"
+        ]
+    );
     assert_eq!(phases[0]["counts"]["sent"], 3000);
     assert!(
         phases[0]["counts"]["replies"].as_u64().unwrap() > 1000,
@@ -81,6 +93,23 @@ fn a_short_storm_against_the_reference_broker_is_clean() {
     assert!(
         phases.iter().all(|p| p["liveness_ms"].is_number()),
         "{report}"
+    );
+    let fd = &phases[3]["counts"];
+    assert!(fd["fd_pressure"].as_u64().unwrap() > 0, "ENV-3: {report}");
+    assert!(fd["recovered_ms"].is_number(), "ENV-3 recovery: {report}");
+    assert_eq!(phases[4]["counts"]["restarts"], 1, "SEC-6: {report}");
+    let faults = &phases[5]["counts"];
+    assert_eq!(faults["launches"], 9, "{report}");
+    assert_eq!(faults["unanswered"], 0, "{report}");
+    assert_eq!(faults["healthy_after"], true, "{report}");
+    assert!(faults["refused"].as_u64().unwrap() >= 7, "HEL-19: {report}");
+    // Accounting: every phase but the restart (a new process) measured, no zombie.
+    for (i, p) in phases.iter().enumerate() {
+        assert_eq!(p["resources"].is_object(), i != 4, "{p}");
+    }
+    assert_eq!(
+        phases[5]["resources"]["after"]["zombies"], 0,
+        "LCH-5: {report}"
     );
     assert_eq!(report["findings"].as_array().unwrap().len(), 0, "{report}");
     let xml = std::fs::read_to_string(&junit).unwrap();
@@ -200,6 +229,56 @@ fn a_broken_double_yields_a_ref_1_finding_that_replay_reproduces() {
         expected.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The process phases need a broker this run started: skipped, with why.
+    let out = common(&[
+        "--phases",
+        "fd-exhaustion,restart",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for phase in report["phases"].as_array().unwrap() {
+        let why = phase["counts"]["skipped"].as_str().unwrap_or_default();
+        assert!(why.contains("not a process this run started"), "{phase}");
+    }
+}
+
+/// A reference broker broken on purpose: its start fails when a file
+/// exists at the socket path, as if SEC-6's stale-socket take-over were
+/// missing. The restart phase must catch it, and `--replay` reproduce it.
+#[test]
+fn a_broker_that_cannot_take_over_a_stale_socket_is_caught_and_replayed() {
+    let dir = short_tempdir();
+    let json = dir.path().join("r.json");
+    let template = format!(
+        "sh -c 'test -e \"$0\" && {{ echo \"socket path exists\" >&2; exit 1; }}; \
+         exec \"$1\" serve --socket \"$0\" --service-def-dir \"$2\"' {{socket}} {} {{service_def_dir}}",
+        env!("CARGO_BIN_EXE_broker-conformance")
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec!["--broker-cmd", &template, "--phases", "restart"];
+        args.extend_from_slice(extra);
+        stress(&args)
+    };
+    let out = run(&["--json", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let first = &report["findings"][0];
+    assert_eq!(first["kind"], "restart", "{report}");
+    assert_eq!(first["clause"], "SEC-6", "{report}");
+    assert!(
+        first["message"]
+            .as_str()
+            .unwrap()
+            .contains("socket path exists"),
+        "{first}"
+    );
+    // Brought back without the stale file, the broker answered the liveness Hello.
+    assert!(report["phases"][0]["liveness_ms"].is_number(), "{report}");
+    let out = run(&["--replay", json.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("reproduced: "), "{}", text(&out));
 }
 
 #[test]

@@ -16,12 +16,15 @@ use broker_conformance::stress::MutationEngine;
 use broker_conformance::stress::MutationsConfig;
 use broker_conformance::stress::SlowConfig;
 use broker_conformance::stress::StormsConfig;
+use broker_conformance::stress::{
+    BackendFaultsConfig, FdExhaustionConfig, ResourceBounds, RestartConfig, fault_services,
+};
 use broker_conformance::stress::{Finding, Phase};
 use broker_conformance::stress::{ReplayBounds, replay};
-use broker_conformance::stress::{StormConfig, run_storm};
+use broker_conformance::stress::{StormBroker, StormConfig, run_storm};
 use broker_conformance::stress::{render_finding, render_junit, render_summary};
 use broker_conformance::testbed::{
-    BrokerInstance, BrokerUnderTest, CLI_NAME, Target, Testbed, TestbedOptions,
+    BrokerInstance, BrokerUnderTest, CLI_NAME, TargetInfo, Testbed, TestbedOptions,
 };
 
 /// The seed when none is given: every default storm sends the same bytes.
@@ -93,6 +96,28 @@ pub struct StressArgs {
     /// The fake-backend executable to install [default: this program].
     #[arg(long, value_name = "PATH")]
     fake_backend: Option<PathBuf>,
+    /// fd-exhaustion: descriptors the broker may open beyond those open
+    /// when the phase starts (its RLIMIT_NOFILE is lowered to that).
+    #[arg(long, default_value_t = 32)]
+    fd_headroom: u64,
+    /// backend-faults: rounds through every faulty behaviour.
+    #[arg(long, default_value_t = 2)]
+    fault_rounds: u64,
+    /// backend-faults: bound on the answer to one launching Hello, in ms.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    launch_timeout_ms: u64,
+    /// restart: SIGKILLs, each followed by a start on the same socket path.
+    #[arg(long, default_value_t = 1)]
+    restarts: u64,
+    /// Accounting: open descriptors a phase may leave behind.
+    #[arg(long, default_value_t = 16)]
+    max_fd_growth: u64,
+    /// Accounting: threads a phase may leave behind.
+    #[arg(long, default_value_t = 8)]
+    max_thread_growth: u64,
+    /// Accounting: resident memory a phase may leave behind, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64)]
+    max_rss_growth_mib: u64,
 }
 
 fn harness(message: impl std::fmt::Display) -> u8 {
@@ -103,7 +128,7 @@ fn harness(message: impl std::fmt::Display) -> u8 {
 /// The broker under test, started: stopped when dropped.
 struct Started {
     instance: Box<dyn BrokerInstance>,
-    target: std::sync::Arc<dyn Target>,
+    info: TargetInfo,
     _testbed: Testbed,
 }
 
@@ -113,21 +138,48 @@ impl Drop for Started {
     }
 }
 
+/// The built-in reference broker as a process of its own (`serve`), so
+/// that the process phases and the accounting see it apart from the
+/// storm's own connections.
+fn built_in_command(exe: &Path) -> String {
+    format!(
+        "'{}' serve --socket {{socket}} --service-def-dir {{service_def_dir}} --stop-backends-on-exit",
+        exe.display()
+    )
+}
+
 fn start(args: &StressArgs, what: &BrokerUnderTest, deadline: Duration) -> Result<Started, String> {
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from(CLI_NAME));
+    let built_in = *what == BrokerUnderTest::BuiltIn;
+    let what = if built_in {
+        BrokerUnderTest::command(built_in_command(&exe))
+    } else {
+        what.clone()
+    };
     let options = TestbedOptions {
-        label: args.target.label.clone(),
+        label: args
+            .target
+            .label
+            .clone()
+            .or_else(|| built_in.then(|| "reference".to_owned())),
         hello_timeout: Some(deadline),
         definitions: args.target.service_def_dir.clone(),
         fake_backend: args.fake_backend.clone().unwrap_or_else(|| exe.clone()),
         cli: exe,
     };
-    let testbed = Testbed::set_up(what, &[], &options).map_err(|e| e.to_string())?;
+    let services = fault_services();
+    let testbed = Testbed::set_up(&what, &services, &options).map_err(|e| e.to_string())?;
     let target = testbed.target();
     let instance = target.start().map_err(|e| e.to_string())?;
+    let mut info = target.info();
+    if built_in {
+        info.kind = "built-in".into();
+        info.command = None;
+        info.is_reference = true;
+    }
     Ok(Started {
         instance,
-        target,
+        info,
         _testbed: testbed,
     })
 }
@@ -158,7 +210,7 @@ pub fn run(args: StressArgs) -> u8 {
         },
         None => None,
     };
-    let started = match start(&args, &what, deadline) {
+    let mut started = match start(&args, &what, deadline) {
         Ok(s) => s,
         Err(e) => return harness(format!("starting the broker: {e}")),
     };
@@ -166,51 +218,42 @@ pub fn run(args: StressArgs) -> u8 {
     let reply_timeout = Duration::from_millis(args.reply_timeout_ms.max(1));
     let liveness_bound = Duration::from_millis(args.liveness_ms.max(1));
     let slack = Duration::from_millis(args.slack_ms);
-    if let Some(finding) = replayed {
-        return run_replay(
-            &socket,
-            &finding,
-            ReplayBounds {
-                reply_timeout: liveness_bound.max(reply_timeout),
-                hello_deadline: deadline,
-                slack,
-            },
-        );
-    }
     let engine = match MutationEngine::new(args.seed, &Corpus::embedded()) {
         Ok(engine) => engine,
         Err(e) => return harness(e),
     };
+    let config = storm_config(&args, deadline, liveness_bound);
+    let target = started.info.clone();
+    if let Some(finding) = replayed {
+        let bounds = ReplayBounds {
+            reply_timeout: liveness_bound.max(reply_timeout),
+            hello_deadline: deadline,
+            slack,
+        };
+        let mut rerun = |phase: Phase| {
+            let config = StormConfig {
+                phases: vec![phase],
+                ..config.clone()
+            };
+            let broker = StormBroker {
+                socket: socket.clone(),
+                process: Some(started.instance.as_mut()),
+            };
+            run_storm(broker, &engine, &config, target.clone(), &|_, _| {}).findings
+        };
+        return run_replay(&socket, &finding, bounds, &mut rerun);
+    }
     let first = broker_conformance::stress::hello_within(&socket, liveness_bound, "FRM-13");
     if let Some((clause, message)) = &first.problem {
         return harness(format!(
             "the broker does not answer a valid Hello before the storm ({clause}): {message}"
         ));
     }
-    let config = StormConfig {
-        phases: args.phases.clone(),
-        mutations: MutationsConfig {
-            count: args.mutations,
-            connections: args.connections,
-            reply_timeout,
-        },
-        slow: SlowConfig {
-            connections: args.slow,
-            probes: args.probes,
-            bound: liveness_bound,
-            hello_deadline: deadline,
-            slack,
-        },
-        storms: StormsConfig {
-            count: args.storm,
-            threads: args.connections,
-            burst: args.burst,
-            connect_timeout: Duration::from_millis(100),
-        },
-        liveness_bound,
+    let broker = StormBroker {
+        socket: socket.clone(),
+        process: Some(started.instance.as_mut()),
     };
-    let target = started.target.info();
-    let report = run_storm(&socket, &engine, &config, target, &|phase, n| {
+    let report = run_storm(broker, &engine, &config, target, &|phase, n| {
         if n == 0 {
             println!("{}: started", phase.name());
         } else {
@@ -260,7 +303,63 @@ pub fn run(args: StressArgs) -> u8 {
     }
 }
 
-fn run_replay(socket: &Path, finding: &Finding, bounds: ReplayBounds) -> u8 {
+/// What the flags ask of each phase.
+fn storm_config(args: &StressArgs, deadline: Duration, liveness_bound: Duration) -> StormConfig {
+    let reply_timeout = Duration::from_millis(args.reply_timeout_ms.max(1));
+    let slack = Duration::from_millis(args.slack_ms);
+    let launch_timeout = Duration::from_millis(args.launch_timeout_ms.max(1));
+    StormConfig {
+        phases: args.phases.clone(),
+        mutations: MutationsConfig {
+            count: args.mutations,
+            connections: args.connections,
+            reply_timeout,
+        },
+        slow: SlowConfig {
+            connections: args.slow,
+            probes: args.probes,
+            bound: liveness_bound,
+            hello_deadline: deadline,
+            slack,
+        },
+        storms: StormsConfig {
+            count: args.storm,
+            threads: args.connections,
+            burst: args.burst,
+            connect_timeout: Duration::from_millis(100),
+        },
+        fd_exhaustion: FdExhaustionConfig {
+            headroom: args.fd_headroom.max(1),
+            reply_timeout,
+            recovery: deadline + slack,
+        },
+        backend_faults: BackendFaultsConfig {
+            rounds: args.fault_rounds,
+            launch_timeout,
+            reap_timeout: launch_timeout,
+        },
+        restart: RestartConfig {
+            restarts: args.restarts,
+            threads: 4,
+            answered_before_kill: 20,
+            bound: launch_timeout,
+        },
+        resources: ResourceBounds {
+            fds: args.max_fd_growth,
+            threads: args.max_thread_growth,
+            rss_kib: args.max_rss_growth_mib.saturating_mul(1024),
+        },
+        settle: deadline + slack,
+        liveness_bound,
+    }
+}
+
+fn run_replay(
+    socket: &Path,
+    finding: &Finding,
+    bounds: ReplayBounds,
+    rerun: &mut dyn FnMut(Phase) -> Vec<Finding>,
+) -> u8 {
     println!(
         "replay: {} {} {} (seed {}, index {})",
         finding.phase.name(),
@@ -269,7 +368,7 @@ fn run_replay(socket: &Path, finding: &Finding, bounds: ReplayBounds) -> u8 {
         finding.seed,
         finding.index
     );
-    match replay(socket, finding, bounds) {
+    match replay(socket, finding, bounds, rerun) {
         Ok(r) if r.reproduced => {
             println!("reproduced: {}", r.detail);
             EXIT_FAILED

@@ -30,11 +30,29 @@ pub enum Phase {
     Slow,
     /// Connect-and-close, connect-and-half-close and a burst of connections.
     Storms,
+    /// The broker pushed into EMFILE under a low descriptor limit (ENV-3).
+    FdExhaustion,
+    /// Launches through fake backends that fail at every step (HEL-19, LCH-5).
+    BackendFaults,
+    /// SIGKILL mid-traffic, then a start on the same socket path (SEC-6).
+    Restart,
 }
 
 impl Phase {
     /// Every phase, in the order a storm runs them.
-    pub const ALL: [Self; 3] = [Self::Mutations, Self::Slow, Self::Storms];
+    pub const ALL: [Self; 6] = [
+        Self::Mutations,
+        Self::Slow,
+        Self::Storms,
+        Self::FdExhaustion,
+        Self::Restart,
+        Self::BackendFaults,
+    ];
+
+    /// Whether the phase needs the broker's process (one the runner started).
+    pub fn needs_process(self) -> bool {
+        matches!(self, Self::FdExhaustion | Self::Restart)
+    }
 
     /// Its name on the command line and in reports.
     pub fn name(self) -> &'static str {
@@ -42,6 +60,9 @@ impl Phase {
             Self::Mutations => "mutations",
             Self::Slow => "slow",
             Self::Storms => "storms",
+            Self::FdExhaustion => "fd-exhaustion",
+            Self::BackendFaults => "backend-faults",
+            Self::Restart => "restart",
         }
     }
 }
@@ -58,6 +79,17 @@ pub enum FindingKind {
     Stall,
     /// Held connections were still open after the Hello deadline (FRM-9).
     HeldOpen,
+    /// Under descriptor exhaustion the broker never demoted, or never
+    /// recovered (ENV-3).
+    FdPressure,
+    /// A launch was not answered in time, or a valid launch failed after
+    /// the faults (HEL-19, PRB-4, NEG-1).
+    Launch,
+    /// The broker did not come back after a SIGKILL (SEC-6).
+    Restart,
+    /// Descriptors, threads or memory grew past the bounds, or zombies
+    /// stayed (LCH-5).
+    Resources,
 }
 
 impl FindingKind {
@@ -68,6 +100,10 @@ impl FindingKind {
             Self::Liveness => "liveness",
             Self::Stall => "stall",
             Self::HeldOpen => "held-open",
+            Self::FdPressure => "fd-pressure",
+            Self::Launch => "launch",
+            Self::Restart => "restart",
+            Self::Resources => "resources",
         }
     }
 }

@@ -142,6 +142,20 @@ pub fn check_reply(sent: &[u8], reply_body: &[u8]) -> Result<(), Violation> {
     }
 }
 
+/// The result a Hello reply body carries, when it decodes as one.
+pub(crate) fn hello_result(reply_body: &[u8]) -> Option<hello_reply::Result> {
+    let reply = decode_frame_body(Bytes::copy_from_slice(reply_body)).ok()?;
+    decode_payload::<HelloReply>(&reply).ok()?.result
+}
+
+/// The refusal code of a Hello reply body, when it is a Refused.
+pub(crate) fn refusal_code(reply_body: &[u8]) -> Option<ErrorCode> {
+    match hello_result(reply_body)? {
+        hello_reply::Result::Refused(r) => ErrorCode::try_from(r.code).ok(),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

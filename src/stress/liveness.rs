@@ -6,8 +6,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::finding::{Evidence, Finding, FindingKind, Phase};
-use super::invariants::check_reply;
+use super::invariants::{check_reply, hello_result, refusal_code};
 use crate::perf::exchange::Exchange;
+use crate::proto::v1::{ErrorCode, hello_reply};
 
 /// The service the liveness Hello asks for: defined nowhere.
 pub(crate) const LIVENESS_SERVICE: &str = "stress-liveness";
@@ -43,10 +44,35 @@ impl Liveness {
     }
 }
 
+impl Liveness {
+    /// The refusal code of the reply, when it is a Refused.
+    pub fn refusal(&self) -> Option<ErrorCode> {
+        refusal_code(self.received.as_deref()?)
+    }
+
+    /// Whether the reply is a Negotiated.
+    pub fn negotiated(&self) -> bool {
+        self.received
+            .as_deref()
+            .and_then(hello_result)
+            .is_some_and(|r| matches!(r, hello_reply::Result::Negotiated(_)))
+    }
+}
+
 /// One Hello to `socket`, answered within `bound` and obeying ENV-4,
 /// REF-1 and REF-2; `timeout_clause` is what a late answer breaks.
 pub fn hello_within(socket: &Path, bound: Duration, timeout_clause: &str) -> Liveness {
-    let mut exchange = match Exchange::hello(LIVENESS_SERVICE, "1.0.0") {
+    hello_for(socket, (LIVENESS_SERVICE, "1.0.0"), bound, timeout_clause)
+}
+
+/// [`hello_within`] for a Hello asking for `service` at `version`.
+pub(crate) fn hello_for(
+    socket: &Path,
+    (service, version): (&str, &str),
+    bound: Duration,
+    timeout_clause: &str,
+) -> Liveness {
+    let mut exchange = match Exchange::hello(service, version) {
         Ok(exchange) => exchange,
         Err(e) => {
             return Liveness {

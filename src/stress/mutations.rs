@@ -98,7 +98,7 @@ pub(crate) fn exchange_once(
 
 /// One reply frame's body, or [`Answer::Silent`] on a close, a timeout or
 /// a header no frame has (that last is judged by the caller as bytes).
-fn read_reply(stream: &mut UnixStream) -> Answer {
+pub(crate) fn read_reply(stream: &mut UnixStream) -> Answer {
     let mut header = [0u8; 5];
     if stream.read_exact(&mut header).is_err() {
         return Answer::Silent;

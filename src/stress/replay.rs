@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::finding::{Finding, FindingError, FindingKind};
+use super::finding::{Finding, FindingError, FindingKind, Phase};
 use super::liveness::hello_within;
 use super::mutate::{Mutation, MutationKind};
 use super::mutations::{exchange_once, judge};
@@ -30,11 +30,15 @@ pub struct Replayed {
     pub detail: String,
 }
 
-/// Re-runs `finding` against `socket`.
+/// Re-runs `finding` against `socket`: the exact bytes for a reply
+/// violation, the Hello for a liveness finding, the slow phase for a stall;
+/// a finding of the process phases (fd exhaustion, backend faults,
+/// restart, accounting) by re-running its whole phase with `rerun`.
 pub fn replay(
     socket: &Path,
     finding: &Finding,
     bounds: ReplayBounds,
+    rerun: &mut dyn FnMut(Phase) -> Vec<Finding>,
 ) -> Result<Replayed, FindingError> {
     let again: Vec<Finding> = match finding.kind {
         FindingKind::ReplyViolation => {
@@ -70,6 +74,10 @@ pub fn replay(
             };
             run_slow(socket, config, finding.seed).findings
         }
+        FindingKind::FdPressure
+        | FindingKind::Launch
+        | FindingKind::Restart
+        | FindingKind::Resources => rerun(finding.phase),
     };
     let same = again
         .iter()

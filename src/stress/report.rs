@@ -33,6 +33,19 @@ pub fn render_summary(report: &StressReport) -> String {
             liveness(p)
         );
         let _ = writeln!(out, "      {}", counts_line(p));
+        if let Some(r) = &p.resources {
+            let _ = writeln!(
+                out,
+                "      resources: fds {}→{}, threads {}→{}, rss {:.1}→{:.1} MiB, zombies {}",
+                r.before.fds,
+                r.after.fds,
+                r.before.threads,
+                r.after.threads,
+                r.before.rss_kib as f64 / 1024.0,
+                r.after.rss_kib as f64 / 1024.0,
+                r.after.zombies
+            );
+        }
     }
     out
 }
@@ -159,6 +172,7 @@ mod tests {
     use super::*;
     use crate::stress::expected::ExpectedFindings;
     use crate::stress::finding::{Evidence, FindingKind, Phase};
+    use crate::stress::resources::{ResourceDelta, ResourceSample};
     use crate::stress::storm::{PhaseCounts, STRESS_SCHEMA_VERSION};
     use crate::stress::storms::StormsTally;
     use crate::testbed::TargetInfo;
@@ -181,6 +195,20 @@ mod tests {
                 findings: findings.len() as u64,
                 liveness_ms: Some(1.5),
                 counts: PhaseCounts::Storms(StormsTally::default()),
+                resources: Some(ResourceDelta {
+                    before: ResourceSample {
+                        fds: 10,
+                        threads: 3,
+                        rss_kib: 2048,
+                        zombies: 0,
+                    },
+                    after: ResourceSample {
+                        fds: 12,
+                        threads: 3,
+                        rss_kib: 4096,
+                        zombies: 1,
+                    },
+                }),
             }],
             findings,
         }
@@ -192,6 +220,10 @@ mod tests {
         assert!(text.contains("storms"), "{text}");
         assert!(text.contains("1.5 ms"), "{text}");
         assert!(text.contains("burst_held 0"), "{text}");
+        assert!(
+            text.contains("resources: fds 10→12, threads 3→3, rss 2.0→4.0 MiB, zombies 1"),
+            "{text}"
+        );
     }
 
     #[test]

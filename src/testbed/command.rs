@@ -8,7 +8,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -74,7 +74,7 @@ pub struct CommandTarget {
     label: String,
     root: PathBuf,
     profile: TargetProfile,
-    launcher: Launcher,
+    launcher: Arc<Launcher>,
     counter: AtomicUsize,
 }
 
@@ -105,32 +105,65 @@ impl CommandTarget {
                     owns_definitions: true,
                 },
             },
-            launcher: Launcher::new().map_err(|e| TargetError::Start(e.to_string()))?,
+            launcher: Arc::new(Launcher::new().map_err(|e| TargetError::Start(e.to_string()))?),
             counter: AtomicUsize::new(0),
         })
     }
 
-    /// The command for one instance, placeholders substituted.
-    fn command(&self, runtime: &Path, socket: &Path, event_log: &Path) -> Command {
+    /// The command line for one instance, placeholders substituted.
+    fn recipe(&self, runtime: &Path, socket: &Path, event_log: &Path) -> Recipe {
         let definitions = &self.profile.definitions;
         let substitute = |arg: &str| {
             arg.replace("{socket}", &socket.to_string_lossy())
                 .replace("{service_def_dir}", &definitions.to_string_lossy())
                 .replace("{event_log}", &event_log.to_string_lossy())
         };
-        let mut command = Command::new(substitute(&self.args[0]));
-        command
-            .args(self.args[1..].iter().map(|a| substitute(a)))
-            .env("XDG_RUNTIME_DIR", runtime)
-            .env(env_vars::SERVICE_DEF_DIR, definitions)
-            .env(
-                env_vars::HELLO_TIMEOUT_MS,
+        let mut env = vec![
+            (
+                "XDG_RUNTIME_DIR".to_owned(),
+                runtime.to_string_lossy().into_owned(),
+            ),
+            (
+                env_vars::SERVICE_DEF_DIR.to_owned(),
+                definitions.to_string_lossy().into_owned(),
+            ),
+            (
+                env_vars::HELLO_TIMEOUT_MS.to_owned(),
                 self.profile.hello_timeout.as_millis().to_string(),
-            )
+            ),
+        ];
+        if euid() == 0 {
+            env.push((env_vars::ALLOW_PRIVILEGED.to_owned(), "1".to_owned()));
+        }
+        Recipe {
+            args: self.args.iter().map(|a| substitute(a)).collect(),
+            env,
+            log: runtime.join("broker.log"),
+            template: self.template.clone(),
+        }
+    }
+}
+
+/// How to start one instance, again after a kill: the substituted command
+/// line, its environment, and the file its stderr goes to.
+struct Recipe {
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    template: String,
+}
+
+impl Recipe {
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.args[0]);
+        command
+            .args(&self.args[1..])
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null());
-        if euid() == 0 {
-            command.env(env_vars::ALLOW_PRIVILEGED, "1");
+        // Appending: a restarted broker's stderr follows its predecessor's.
+        if let Ok(file) = File::options().create(true).append(true).open(&self.log) {
+            command.stderr(file);
         }
         command
     }
@@ -142,6 +175,41 @@ struct ChildInstance {
     socket: PathBuf,
     /// The log `{event_log}` named, when the template uses it.
     event_log: Option<PathBuf>,
+    recipe: Recipe,
+    launcher: Arc<Launcher>,
+}
+
+impl ChildInstance {
+    /// Starts the process and waits until its socket accepts.
+    fn spawn(&mut self) -> Result<(), TargetError> {
+        let child = self
+            .launcher
+            .spawn(self.recipe.command())
+            .map_err(|e| TargetError::Start(format!("{}: {e}", self.recipe.args[0])))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            if UnixStream::connect(&self.socket).is_ok() {
+                return Ok(());
+            }
+            let exited = self
+                .child
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+            if exited || Instant::now() > deadline {
+                self.stop();
+                return Err(TargetError::Start(format!(
+                    "{} never accepted on {} ({}); its stderr ends:\n{}",
+                    self.recipe.template,
+                    self.socket.display(),
+                    if exited { "it exited" } else { "timed out" },
+                    stderr_tail(&self.recipe.log)
+                )));
+            }
+            // Polling is the only readiness signal an arbitrary broker gives.
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl BrokerInstance for ChildInstance {
@@ -170,6 +238,18 @@ impl BrokerInstance for ChildInstance {
             let _ = waiter.join();
         }
         let _ = std::fs::remove_file(&self.socket);
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    fn kill_and_restart(&mut self) -> Result<(), TargetError> {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.spawn()
     }
 }
 
@@ -202,46 +282,19 @@ impl Target for CommandTarget {
         private_dir(&run).map_err(|e| TargetError::Start(e.to_string()))?;
         let socket = run.join("b.sock");
         let event_log = runtime.join("events.log");
-        let mut command = self.command(&runtime, &socket, &event_log);
-        let log = runtime.join("broker.log");
-        if let Ok(file) = File::create(&log) {
-            command.stderr(file);
-        }
-        let child = self
-            .launcher
-            .spawn(command)
-            .map_err(|e| TargetError::Start(format!("{}: {e}", self.args[0])))?;
         let mut instance = ChildInstance {
-            child: Some(child),
+            child: None,
             socket: socket.clone(),
             event_log: self
                 .args
                 .iter()
                 .any(|a| a.contains("{event_log}"))
-                .then_some(event_log),
+                .then_some(event_log.clone()),
+            recipe: self.recipe(&runtime, &socket, &event_log),
+            launcher: Arc::clone(&self.launcher),
         };
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            if UnixStream::connect(&socket).is_ok() {
-                return Ok(Box::new(instance));
-            }
-            let exited = instance
-                .child
-                .as_mut()
-                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
-            if exited || Instant::now() > deadline {
-                instance.stop();
-                return Err(TargetError::Start(format!(
-                    "{} never accepted on {} ({}); its stderr ends:\n{}",
-                    self.template,
-                    socket.display(),
-                    if exited { "it exited" } else { "timed out" },
-                    stderr_tail(&log)
-                )));
-            }
-            // Polling is the only readiness signal an arbitrary broker gives.
-            thread::sleep(Duration::from_millis(10));
-        }
+        instance.spawn()?;
+        Ok(Box::new(instance))
     }
 }
 

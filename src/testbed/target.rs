@@ -36,6 +36,9 @@ pub enum TargetError {
     /// The target cannot start a broker that requires an auth token.
     #[error("this target cannot configure auth tokens")]
     NoAuthTokens,
+    /// The instance is not a process the runner started.
+    #[error("this broker is not a process the runner started: it cannot be killed and restarted")]
+    NoRestart,
 }
 
 /// One running broker.
@@ -46,6 +49,17 @@ pub trait BrokerInstance: Send + Sync {
     fn event_log(&self) -> Option<&Path>;
     /// Stops it (waiting for it), unless it belongs to someone else.
     fn stop(&mut self);
+    /// Its process id, when it is a process the runner started (the
+    /// stress tool's accounting and fd limits need it).
+    fn pid(&self) -> Option<u32> {
+        None
+    }
+    /// Kills it with SIGKILL (no clean-up: its socket file stays behind)
+    /// and starts it again on the same socket path, returning once the
+    /// socket accepts (SEC-6's stale-socket take-over).
+    fn kill_and_restart(&mut self) -> Result<(), TargetError> {
+        Err(TargetError::NoRestart)
+    }
 }
 
 /// What a target can do beyond starting its one broker.
