@@ -122,6 +122,7 @@ impl EmbeddedBrokerBuilder {
             instance: "shared".into(),
             log_level: LogLevel::Warn,
             backends_outlive_broker: self.backends_outlive,
+            http: None,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -5,6 +5,7 @@
 //! connection loop and the serve loop.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use super::admin::AdminSources;
 use super::config::BrokerConfig;
@@ -37,9 +38,21 @@ pub(crate) struct Rooms {
     pub(crate) fd_pressure: FdPressure,
     /// One-time handoff tokens (HOF-7).
     pub(crate) tokens: HandoffTokens,
+    /// The HTTP surface's bound port, 0 while none is served (V2R-4, V2W-5).
+    pub(crate) http_port: AtomicU16,
 }
 
 impl Rooms {
+    /// The HTTP surface's bound port, 0 while none is served (V2R-4).
+    pub(crate) fn http_port(&self) -> u16 {
+        self.http_port.load(Ordering::Relaxed)
+    }
+
+    /// Records the port the HTTP surface bound (0: none).
+    pub(crate) fn set_http_port(&self, port: u16) {
+        self.http_port.store(port, Ordering::Relaxed);
+    }
+
     /// What an admin snapshot reads.
     pub(crate) fn admin_sources(&self) -> AdminSources<'_> {
         AdminSources {

@@ -16,6 +16,8 @@ use super::launcher::remove_socket_file;
 use super::lifecycle::Lifecycle;
 use super::rooms::Rooms;
 use super::startup::{BrokerError, bind};
+use crate::http::{HttpSurface, StatusSource};
+use crate::paths::launching_http_port_file;
 
 /// A broker bound to its socket (SEC-2, SEC-4, SEC-6 checked), not yet
 /// serving: whoever runs it can install signal handlers first.
@@ -63,6 +65,7 @@ impl ShutdownHandle {
 /// the drain deadline, and stops backends unless they outlive the broker.
 pub(crate) async fn serve(rooms: Arc<Rooms>, listener: UnixListener) -> io::Result<()> {
     let acceptor = Acceptor::start(Arc::clone(&rooms), listener, Handle::current())?;
+    let http = start_http(&rooms);
     let mut shutdown = rooms.lifecycle.shutdown_requested();
     let drain_deadline = shutdown
         .wait_for(Option::is_some)
@@ -70,6 +73,10 @@ pub(crate) async fn serve(rooms: Arc<Rooms>, listener: UnixListener) -> io::Resu
         .map(|d| d.unwrap_or_default())
         .unwrap_or_default();
     acceptor.stop().await;
+    if let Some(http) = http {
+        rooms.set_http_port(0);
+        http.stop().await;
+    }
     remove_socket_file(&rooms.config.socket);
     tracing::info!(
         drain_ms = drain_deadline.as_millis() as u64,
@@ -77,6 +84,25 @@ pub(crate) async fn serve(rooms: Arc<Rooms>, listener: UnixListener) -> io::Resu
     );
     drain(&rooms, drain_deadline).await;
     Ok(())
+}
+
+/// V2W-1…V2W-6, V2W-14: the HTTP surface when configured, with its
+/// discovery file beside the control socket (bound already); a failed bind
+/// is logged and the broker serves on without it (V2W-5).
+fn start_http(rooms: &Rooms) -> Option<HttpSurface> {
+    let plan = rooms.config.http.as_ref()?;
+    let source: Arc<dyn StatusSource> = Arc::clone(rooms.launcher.endpoints()) as _;
+    let discovery = launching_http_port_file(&rooms.config.socket);
+    match HttpSurface::start(plan, source, Some(&discovery)) {
+        Ok(surface) => {
+            rooms.set_http_port(surface.local_addr().port());
+            Some(surface)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no HTTP surface (V2W-5)");
+            None
+        }
+    }
 }
 
 /// ADM-7: wait for open connections (and the launches they drive) up to

@@ -72,6 +72,8 @@ pub(crate) fn bind(config: BrokerConfig) -> Result<(UnixListener, Arc<Rooms>), B
         user_hash: user_hash(euid, &machine_id().map_err(io("reading the machine id"))?),
         boot_id: boot_id().map_err(io("reading the boot id"))?,
         owned_bind: config.owned_bind,
+        control_pipe: std::path::absolute(&config.socket)
+            .map_err(io("making the control socket path absolute"))?,
     };
     let events = Arc::new(EventSink::new(log, config.instance.clone()));
     let metrics = Arc::new(Metrics::default());
@@ -87,6 +89,7 @@ pub(crate) fn bind(config: BrokerConfig) -> Result<(UnixListener, Arc<Rooms>), B
         metrics,
         lifecycle: Lifecycle::new(),
         tokens: HandoffTokens::new(),
+        http_port: Default::default(),
         config,
     };
     Ok((listener, Arc::new(rooms)))

@@ -90,6 +90,8 @@ pub(crate) struct LaunchRequest {
     pub(crate) owned_bind: bool,
     /// The Hello's trace context, passed on when set.
     pub(crate) trace: TraceContext,
+    /// The broker's control socket, for a definition declaring `http_server` (V2R-7).
+    pub(crate) control_pipe: Option<PathBuf>,
 }
 
 impl LaunchRequest {
@@ -119,6 +121,12 @@ impl LaunchRequest {
             set(
                 env_vars::BACKEND_HANDOFF_PIPE,
                 handoff.to_string_lossy().into_owned(),
+            );
+        }
+        if let Some(control) = &self.control_pipe {
+            set(
+                env_vars::V2_CONTROL_PIPE,
+                control.to_string_lossy().into_owned(),
             );
         }
         if self.owned_bind {
