@@ -93,20 +93,11 @@ pub fn bind_listener(plan: &BindPlan) -> io::Result<TcpListener> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
+    use crate::env::MapEnv;
 
-    struct Vars(HashMap<&'static str, &'static str>);
-
-    impl EnvSource for Vars {
-        fn raw(&self, name: &str) -> Option<String> {
-            self.0.get(name).map(|v| (*v).to_owned())
-        }
-    }
-
-    fn env(pairs: &[(&'static str, &'static str)]) -> Vars {
-        Vars(pairs.iter().copied().collect())
+    fn env(pairs: &[(&str, &str)]) -> MapEnv {
+        MapEnv::from_pairs(pairs.iter().copied())
     }
 
     #[test]
