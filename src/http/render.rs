@@ -64,15 +64,11 @@ pub struct ApiBackend {
 /// 404 for any other target or method (V2W-8). The query string is ignored.
 pub fn route(method: &str, path: &str, mut entries: Vec<StatusEntry>, now_ms: u64) -> HttpReply {
     if method != "GET" {
-        return not_found();
+        return HttpReply::not_found();
     }
     sort_entries(&mut entries);
     match path {
-        "/" => HttpReply {
-            status: 200,
-            content_type: CONTENT_TYPE_HTML,
-            body: page(&entries, now_ms).into_bytes(),
-        },
+        "/" => HttpReply::html(page(&entries, now_ms)),
         "/api/backends" => HttpReply {
             status: 200,
             content_type: CONTENT_TYPE_JSON,
@@ -83,16 +79,27 @@ pub fn route(method: &str, path: &str, mut entries: Vec<StatusEntry>, now_ms: u6
             content_type: CONTENT_TYPE_TEXT,
             body: b"ok\n".to_vec(),
         },
-        _ => not_found(),
+        _ => HttpReply::not_found(),
     }
 }
 
-/// V2W-8's answer.
-fn not_found() -> HttpReply {
-    HttpReply {
-        status: 404,
-        content_type: CONTENT_TYPE_TEXT,
-        body: b"not found\n".to_vec(),
+impl HttpReply {
+    /// V2W-8's answer: 404 with `not found\n`.
+    pub fn not_found() -> Self {
+        Self {
+            status: 404,
+            content_type: CONTENT_TYPE_TEXT,
+            body: b"not found\n".to_vec(),
+        }
+    }
+
+    /// A 200 HTML page.
+    pub fn html(body: String) -> Self {
+        Self {
+            status: 200,
+            content_type: CONTENT_TYPE_HTML,
+            body: body.into_bytes(),
+        }
     }
 }
 
@@ -315,7 +322,7 @@ mod tests {
             ("GET", "/api"),
         ] {
             let reply = route(method, path, Vec::new(), 0);
-            assert_eq!(reply, not_found(), "{method} {path}");
+            assert_eq!(reply, HttpReply::not_found(), "{method} {path}");
             assert_eq!(text(&reply), "not found\n");
         }
     }

@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 
 use super::bind::{BindPlan, bind_listener};
 use super::discovery::{DiscoveryError, remove_discovery_file, write_discovery_file};
-use super::render::route;
+use super::render::{HttpReply, route};
 use super::status::StatusSource;
 use crate::sys::unix_now_ms;
 
@@ -50,6 +50,22 @@ pub enum HttpError {
     Discovery(#[from] DiscoveryError),
 }
 
+/// What a surface answers: one reply per (method, path). The status
+/// surface is one; a fake backend's own page is another.
+pub trait Site: Send + Sync {
+    /// The reply to `method` `path` (query string already stripped).
+    fn answer(&self, method: &str, path: &str) -> HttpReply;
+}
+
+/// The broker's status surface: [`route`] over a [`StatusSource`], now.
+struct StatusSite(Arc<dyn StatusSource>);
+
+impl Site for StatusSite {
+    fn answer(&self, method: &str, path: &str) -> HttpReply {
+        route(method, path, self.0.entries(), unix_now_ms())
+    }
+}
+
 /// A running HTTP surface: its listener task and its discovery file.
 /// [`HttpSurface::stop`] ends it and removes the file; dropping it stops
 /// accepting too but leaves the file (an unclean exit).
@@ -69,6 +85,15 @@ impl HttpSurface {
         source: Arc<dyn StatusSource>,
         discovery_file: Option<&Path>,
     ) -> Result<Self, HttpError> {
+        Self::start_site(plan, Arc::new(StatusSite(source)), discovery_file)
+    }
+
+    /// [`HttpSurface::start`] for any [`Site`].
+    pub fn start_site(
+        plan: &BindPlan,
+        site: Arc<dyn Site>,
+        discovery_file: Option<&Path>,
+    ) -> Result<Self, HttpError> {
         let bind_error = |source| HttpError::Bind {
             addr: plan.addr,
             source,
@@ -80,7 +105,7 @@ impl HttpSurface {
             write_discovery_file(path, addr)?;
         }
         let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(accept_loop(listener, source, stopped));
+        let task = tokio::spawn(accept_loop(listener, site, stopped));
         tracing::info!(%addr, "HTTP surface serving");
         Ok(Self {
             addr,
@@ -114,7 +139,7 @@ impl Drop for HttpSurface {
 
 async fn accept_loop(
     listener: TcpListener,
-    source: Arc<dyn StatusSource>,
+    site: Arc<dyn Site>,
     mut stopped: watch::Receiver<bool>,
 ) {
     loop {
@@ -131,9 +156,9 @@ async fn accept_loop(
                 }
             },
         };
-        let source = Arc::clone(&source);
+        let site = Arc::clone(&site);
         tokio::spawn(async move {
-            let service = service_fn(move |request| answer(Arc::clone(&source), request));
+            let service = service_fn(move |request| answer(Arc::clone(&site), request));
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
@@ -148,17 +173,12 @@ async fn accept_loop(
     }
 }
 
-/// One request through [`route`], framed per V2W-7.
+/// One request through the site, framed per V2W-7.
 async fn answer(
-    source: Arc<dyn StatusSource>,
+    site: Arc<dyn Site>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    let reply = route(
-        request.method().as_str(),
-        request.uri().path(),
-        source.entries(),
-        unix_now_ms(),
-    );
+    let reply = site.answer(request.method().as_str(), request.uri().path());
     let mut response = Response::new(Full::new(Bytes::from(reply.body)));
     *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::NOT_FOUND);
     let headers = response.headers_mut();
