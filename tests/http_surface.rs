@@ -214,3 +214,32 @@ fn without_the_flag_nothing_listens_and_a_clean_exit_removes_the_file() {
     assert_eq!(status.code(), Some(0));
     assert!(!file.exists(), "V2W-6: removed on a clean exit");
 }
+
+#[test]
+fn an_invalid_http_port_is_a_usage_error() {
+    let dir = support::broker::short_tempdir();
+    for bad in ["65536", "auto", "-1"] {
+        let mut command = serve_command(&dir.path().join("b.sock"), dir.path());
+        command.args(["--http-port", bad]);
+        let (status, stderr) = support::serve::run_to_end(command, PATIENCE);
+        assert_eq!(status.code(), Some(2), "V2W-2: {bad}: {stderr}");
+    }
+}
+
+#[test]
+fn http_endpoint_prints_the_file_and_the_rpc_answer() {
+    let broker = http_lb::start();
+    let output = Command::new(binary())
+        .args(["http-endpoint", "--socket"])
+        .arg(&broker.socket)
+        .output()
+        .expect("run http-endpoint");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let port = broker.base.rsplit(':').next().expect("a port");
+    assert!(
+        stdout.contains(&format!("file: {}/", broker.base)),
+        "{stdout}"
+    );
+    assert!(stdout.contains(&format!("rpc: port {port} ")), "{stdout}");
+}

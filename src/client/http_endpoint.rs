@@ -145,14 +145,8 @@ fn endpoint_from_reply(
     if frame.payload_protocol == PAYLOAD_PROTOCOL_CONTROL {
         return Err(not_supported(describe_hello_reply(&frame)));
     }
-    check_envelope(&frame, FrameKind::Response, PAYLOAD_PROTOCOL_HTTP_ENDPOINT)
-        .map_err(|e| malformed(e.to_string()))?;
-    if frame.request_id != ENDPOINT_REQUEST_ID {
-        return Err(malformed(format!(
-            "request_id {} instead of {ENDPOINT_REQUEST_ID}",
-            frame.request_id
-        )));
-    }
+    check_reply_envelope(&frame, PAYLOAD_PROTOCOL_HTTP_ENDPOINT, ENDPOINT_REQUEST_ID)
+        .map_err(malformed)?;
     let body = GetBrokerHttpEndpointResponse::decode(frame.payload)
         .map_err(|e| malformed(e.to_string()))?;
     let port = u16::try_from(body.port)
@@ -178,14 +172,7 @@ fn ready_from_reply(
         Err(ClientError::Framing(e)) if e.is_clean_close() => return Ok(ReadyOutcome::Rejected),
         Err(e) => return Err(e.into()),
     };
-    check_envelope(&frame, FrameKind::Response, PAYLOAD_PROTOCOL_HTTP_READY)
-        .map_err(|e| malformed(e.to_string()))?;
-    if frame.request_id != request_id {
-        return Err(malformed(format!(
-            "request_id {} instead of {request_id}",
-            frame.request_id
-        )));
-    }
+    check_reply_envelope(&frame, PAYLOAD_PROTOCOL_HTTP_READY, request_id).map_err(malformed)?;
     if !frame.payload.is_empty() {
         return Err(malformed(format!(
             "{} payload bytes, expected none",
@@ -193,6 +180,23 @@ fn ready_from_reply(
         )));
     }
     Ok(ReadyOutcome::Accepted)
+}
+
+/// V2R-3's reply envelope: envelope 1, RESPONSE, the request's payload
+/// protocol, encoding NONE, and the request's `request_id`.
+fn check_reply_envelope(
+    frame: &Frame,
+    payload_protocol: u32,
+    request_id: u64,
+) -> Result<(), String> {
+    check_envelope(frame, FrameKind::Response, payload_protocol).map_err(|e| e.to_string())?;
+    if frame.request_id != request_id {
+        return Err(format!(
+            "request_id {} instead of {request_id}",
+            frame.request_id
+        ));
+    }
+    Ok(())
 }
 
 /// A `HelloReply` refusal in words, for "not supported".
