@@ -243,3 +243,32 @@ fn http_endpoint_prints_the_file_and_the_rpc_answer() {
     );
     assert!(stdout.contains(&format!("rpc: port {port} ")), "{stdout}");
 }
+
+#[test]
+fn an_embedded_broker_serves_the_surface_from_its_start() {
+    use broker_conformance::broker::EmbeddedBroker;
+    use broker_conformance::env::MapEnv;
+    use broker_conformance::http::{BindPlan, HttpPortSpec};
+    let plain = EmbeddedBroker::start().expect("embedded broker");
+    assert_eq!(plain.http_port(), None, "V2W-1");
+    let plan = BindPlan::resolve(HttpPortSpec::Dynamic, &MapEnv::default());
+    let broker = EmbeddedBroker::builder()
+        .http(plan)
+        .start()
+        .expect("embedded broker with HTTP");
+    let port = broker.http_port().expect("bound by start()");
+    let file = launching_http_port_file(broker.endpoint());
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("discovery file"),
+        format!("127.0.0.1:{port}\n"),
+        "V2W-6"
+    );
+    assert_eq!(
+        get(&format!("http://127.0.0.1:{port}/health")),
+        (200, "ok\n".to_owned())
+    );
+    let endpoint = get_broker_http_endpoint(broker.endpoint(), PATIENCE).expect("RPC");
+    assert_eq!(endpoint.port, port, "V2R-4");
+    broker.shutdown().expect("clean shutdown");
+    assert!(!file.exists(), "V2W-6: removed on a clean exit");
+}

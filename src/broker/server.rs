@@ -16,8 +16,6 @@ use super::launcher::remove_socket_file;
 use super::lifecycle::Lifecycle;
 use super::rooms::Rooms;
 use super::startup::{BrokerError, bind};
-use crate::http::{HttpSurface, StatusSource};
-use crate::paths::launching_http_port_file;
 
 /// A broker bound to its socket (SEC-2, SEC-4, SEC-6 checked), not yet
 /// serving: whoever runs it can install signal handlers first.
@@ -27,7 +25,8 @@ pub struct BoundBroker {
 }
 
 impl BoundBroker {
-    /// Binds the socket and assembles the broker.
+    /// Binds the socket (and the HTTP surface when configured) and
+    /// assembles the broker. Call it inside a tokio runtime.
     pub fn bind(config: BrokerConfig) -> Result<Self, BrokerError> {
         let (listener, rooms) = bind(config)?;
         Ok(Self { listener, rooms })
@@ -65,7 +64,6 @@ impl ShutdownHandle {
 /// the drain deadline, and stops backends unless they outlive the broker.
 pub(crate) async fn serve(rooms: Arc<Rooms>, listener: UnixListener) -> io::Result<()> {
     let acceptor = Acceptor::start(Arc::clone(&rooms), listener, Handle::current())?;
-    let http = start_http(&rooms);
     let mut shutdown = rooms.lifecycle.shutdown_requested();
     let drain_deadline = shutdown
         .wait_for(Option::is_some)
@@ -73,8 +71,7 @@ pub(crate) async fn serve(rooms: Arc<Rooms>, listener: UnixListener) -> io::Resu
         .map(|d| d.unwrap_or_default())
         .unwrap_or_default();
     acceptor.stop().await;
-    if let Some(http) = http {
-        rooms.set_http_port(0);
+    if let Some(http) = rooms.take_http() {
         http.stop().await;
     }
     remove_socket_file(&rooms.config.socket);
@@ -84,25 +81,6 @@ pub(crate) async fn serve(rooms: Arc<Rooms>, listener: UnixListener) -> io::Resu
     );
     drain(&rooms, drain_deadline).await;
     Ok(())
-}
-
-/// V2W-1…V2W-6, V2W-14: the HTTP surface when configured, with its
-/// discovery file beside the control socket (bound already); a failed bind
-/// is logged and the broker serves on without it (V2W-5).
-fn start_http(rooms: &Rooms) -> Option<HttpSurface> {
-    let plan = rooms.config.http.as_ref()?;
-    let source: Arc<dyn StatusSource> = Arc::clone(rooms.launcher.endpoints()) as _;
-    let discovery = launching_http_port_file(&rooms.config.socket);
-    match HttpSurface::start(plan, source, Some(&discovery)) {
-        Ok(surface) => {
-            rooms.set_http_port(surface.local_addr().port());
-            Some(surface)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "no HTTP surface (V2W-5)");
-            None
-        }
-    }
 }
 
 /// ADM-7: wait for open connections (and the launches they drive) up to

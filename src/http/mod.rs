@@ -25,5 +25,5 @@ pub use render::{
     ApiBackend, ApiBackends, CONTENT_TYPE_HTML, CONTENT_TYPE_JSON, CONTENT_TYPE_TEXT,
     EMPTY_LISTING_TEXT, HttpReply, route,
 };
-pub use server::{HEADER_READ_TIMEOUT, HttpError, HttpSurface, Site};
+pub use server::{HEADER_READ_TIMEOUT, HttpError, HttpSurface, MAX_HTTP_CONNECTIONS, Site};
 pub use status::{BackendState, StatusEntry, StatusSource};

@@ -2,7 +2,7 @@
 //! is its own task, so a slow or idle client never delays another
 //! (V2W-12); headers must arrive within [`HEADER_READ_TIMEOUT`]; every
 //! response says `Connection: close` and the connection closes after it
-//! (V2W-7).
+//! (V2W-7). At most [`MAX_HTTP_CONNECTIONS`] are served at once.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -19,7 +19,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 use super::bind::{BindPlan, bind_listener};
@@ -33,6 +33,10 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The most a connection may live, slow reader included.
 const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+
+/// Connections served at once; past it, accepting waits for one to end,
+/// so a flood of HTTP clients cannot take the broker's descriptors.
+pub const MAX_HTTP_CONNECTIONS: usize = 512;
 
 /// The surface could not start. Not fatal to a broker (V2W-5).
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +110,7 @@ impl HttpSurface {
         }
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, site, stopped));
-        tracing::info!(%addr, "HTTP surface serving");
+        tracing::info!(%addr, "HTTP surface bound");
         Ok(Self {
             addr,
             discovery_file: discovery_file.map(Path::to_owned),
@@ -142,7 +146,15 @@ async fn accept_loop(
     site: Arc<dyn Site>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let slots = Arc::new(Semaphore::new(MAX_HTTP_CONNECTIONS));
     loop {
+        let slot = tokio::select! {
+            _ = stopped.changed() => return,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => return,
+            },
+        };
         let stream = tokio::select! {
             // Any change, or the sender dropped, means stop.
             _ = stopped.changed() => return,
@@ -158,6 +170,7 @@ async fn accept_loop(
         };
         let site = Arc::clone(&site);
         tokio::spawn(async move {
+            let _slot = slot;
             let service = service_fn(move |request| answer(Arc::clone(&site), request));
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())

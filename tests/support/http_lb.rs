@@ -52,11 +52,11 @@ pub fn start() -> HttpBroker {
     let socket = dir.path().join("b.sock");
     let mut command = serve_command(&socket, &defs);
     command.args(["--http-port", "dynamic", "--stop-backends-on-exit"]);
-    let mut serve = ServeProcess::start(command, &socket);
-    serve.wait_for_line("HTTP surface serving", PATIENCE);
+    // The surface binds with the control socket, before "serving" is logged.
+    let serve = ServeProcess::start(command, &socket);
     let addr = read_discovery_file(&launching_http_port_file(&socket))
         .expect("discovery file readable")
-        .expect("discovery file written before the surface serves");
+        .expect("discovery file written before the broker serves");
     HttpBroker {
         serve,
         socket,
