@@ -160,6 +160,10 @@ fn page(entries: &[StatusEntry], now_ms: u64) -> String {
         }
         html.push_str("</tbody></table>\n");
     }
+    html.push_str(
+        "<p>Refreshes every 5 s. Also as JSON: <a href=\"/api/backends\">/api/backends</a>; \
+         liveness: <a href=\"/health\">/health</a>.</p>\n",
+    );
     html.push_str("</body></html>\n");
     html
 }
@@ -239,7 +243,7 @@ mod tests {
         let page = text(&reply);
         assert!(!page.contains(EMPTY_LISTING_TEXT));
         assert!(page.contains("<a href=\"http://127.0.0.1:49152/\">"));
-        assert_eq!(page.matches("<a href").count(), 1, "{page}");
+        assert_eq!(page.matches("<a href=\"http://").count(), 1, "{page}");
         assert!(page.contains("<td>1h 02m 04s</td>"), "{page}");
         for word in [
             "zccache", "1.0.0", "other", "starting", "dead", "gone", "ready",
