@@ -16,11 +16,8 @@ use crate::http::{BackendState, StatusEntry, StatusSource};
 /// One tracked backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Tracked {
-    instance: String,
-    service: String,
-    version: String,
-    pid: u32,
-    started_at_unix_ms: u64,
+    /// What it was spawned for.
+    spawned: SpawnedEndpoint,
     /// Its launch succeeded: the page lists it (V2W-16).
     listed: bool,
     /// The last accepted report (V2R-5).
@@ -30,9 +27,13 @@ struct Tracked {
 }
 
 impl Tracked {
+    fn pid(&self) -> u32 {
+        self.spawned.pid
+    }
+
     fn same_slot(&self, other: &Self) -> bool {
-        (&self.instance, &self.service, &self.version)
-            == (&other.instance, &other.service, &other.version)
+        let (a, b) = (&self.spawned, &other.spawned);
+        (&a.instance, &a.service, &a.version) == (&b.instance, &b.service, &b.version)
     }
 
     fn state(&self) -> BackendState {
@@ -71,13 +72,9 @@ impl EndpointBook {
     /// may report from now on (V2R-5), but is listed only once its launch
     /// succeeds.
     pub(crate) fn spawned(&mut self, spawned: SpawnedEndpoint) {
-        self.tracked.retain(|t| t.pid != spawned.pid);
+        self.tracked.retain(|t| t.pid() != spawned.pid);
         self.tracked.push(Tracked {
-            instance: spawned.instance,
-            service: spawned.service,
-            version: spawned.version,
-            pid: spawned.pid,
-            started_at_unix_ms: spawned.started_at_unix_ms,
+            spawned,
             listed: false,
             port: None,
             gone: false,
@@ -87,7 +84,7 @@ impl EndpointBook {
     /// Its launch succeeded (probe passed): listed, replacing any `gone`
     /// entry of the same (instance, service, version) (V2W-16, V2W-17).
     pub(crate) fn launched(&mut self, pid: u32) {
-        let Some(index) = self.tracked.iter().position(|t| t.pid == pid && !t.gone) else {
+        let Some(index) = self.tracked.iter().position(|t| t.pid() == pid && !t.gone) else {
             return;
         };
         self.tracked[index].listed = true;
@@ -100,7 +97,7 @@ impl EndpointBook {
     /// parser's); the port replaces any earlier one. Returns whether it was
     /// accepted (V2R-6: a rejection changes nothing).
     pub(crate) fn report_ready(&mut self, pid: u32, port: u16) -> bool {
-        match self.tracked.iter_mut().find(|t| t.pid == pid && !t.gone) {
+        match self.tracked.iter_mut().find(|t| t.pid() == pid && !t.gone) {
             Some(tracked) => {
                 tracked.port = Some(port);
                 true
@@ -112,8 +109,8 @@ impl EndpointBook {
     /// The reaper saw `pid` exit: a listed entry turns `gone` and stays
     /// (V2W-17); an unlisted one (its launch failed) is forgotten.
     pub(crate) fn died(&mut self, pid: u32) {
-        self.tracked.retain(|t| t.pid != pid || t.listed);
-        for tracked in self.tracked.iter_mut().filter(|t| t.pid == pid) {
+        self.tracked.retain(|t| t.pid() != pid || t.listed);
+        for tracked in self.tracked.iter_mut().filter(|t| t.pid() == pid) {
             tracked.gone = true;
         }
     }
@@ -124,12 +121,12 @@ impl EndpointBook {
             .iter()
             .filter(|t| t.listed)
             .map(|t| StatusEntry {
-                service: t.service.clone(),
-                version: t.version.clone(),
-                instance: t.instance.clone(),
-                pid: Some(t.pid),
+                service: t.spawned.service.clone(),
+                version: t.spawned.version.clone(),
+                instance: t.spawned.instance.clone(),
+                pid: Some(t.pid()),
                 state: t.state(),
-                started_at_unix_ms: t.started_at_unix_ms,
+                started_at_unix_ms: t.spawned.started_at_unix_ms,
             })
             .collect()
     }
