@@ -12,6 +12,7 @@
 //! | [`testbed`] | the broker under test: targets (built-in, command, endpoint), provisioning, fake-backend installs |
 //! | [`harness`] | the suite as a library harness: one libtest test per case in an implementer's `cargo test` |
 //! | [`golden`] | the frozen golden corpus: manifest, companions, verification |
+//! | [`http`] | the v2 HTTP status surface (V2W): page, `/api/backends`, `/health`, bind, discovery file |
 //! | [`inspect`] | hex dumps, annotated wire dumps and hex diffs for people |
 //! | [`env`](mod@env) | the environment seam (an empty variable counts as unset) |
 //! | [`paths`] | socket names of spec §13 |
@@ -53,6 +54,8 @@ pub mod fuzzing;
 pub mod golden;
 #[cfg(unix)]
 pub mod harness;
+#[cfg(unix)]
+pub mod http;
 pub mod inspect;
 pub mod paths;
 #[cfg(unix)]

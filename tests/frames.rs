@@ -258,3 +258,30 @@ fn handoff_offer_decodes_with_and_without_the_explicit_prefix() {
         [0x08, 0x00]
     );
 }
+
+#[test]
+fn control_rpc_frames_reproduce_spec_vector_d() {
+    use broker_conformance::wire::frames::{
+        http_endpoint_reply, http_endpoint_request, http_ready_reply, http_ready_request,
+    };
+    let ctx = |request_id| ReplyContext {
+        request_id,
+        ..ReplyContext::default()
+    };
+    assert_eq!(
+        wire(&http_endpoint_request(1)),
+        golden("v2/wire_get_broker_http_endpoint_request")
+    );
+    assert_eq!(
+        wire(&http_endpoint_reply(&ctx(1), 4242, 99_999)),
+        golden("v2/wire_get_broker_http_endpoint_response")
+    );
+    assert_eq!(
+        wire(&http_ready_request(49_152, 7)),
+        golden("v2/wire_backend_http_ready")
+    );
+    assert_eq!(
+        wire(&http_ready_reply(&ctx(7))),
+        golden("v2/wire_backend_http_ready_response")
+    );
+}

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::auth::AuthTokens;
 use crate::definitions::resolve_service_def_dir;
 use crate::env::EnvSource;
+use crate::http::{BindPlan, HttpPortSpec};
 use crate::paths::{BrokerSocket, broker_dir, broker_socket_name, machine_id, user_hash};
 use crate::wire::{DEFAULT_HELLO_TIMEOUT, env_vars};
 
@@ -80,6 +81,8 @@ pub struct BrokerConfig {
     pub log_level: LogLevel,
     /// Leave launched backends running when the broker exits (as upstream does).
     pub backends_outlive_broker: bool,
+    /// Serve the HTTP surface here (V2W-1: only with `--http-port`).
+    pub http: Option<BindPlan>,
 }
 
 /// Values given on the command line (`None` = not given).
@@ -105,6 +108,8 @@ pub struct ConfigOverrides {
     pub instance: Option<String>,
     /// `--stop-backends-on-exit`.
     pub stop_backends_on_exit: bool,
+    /// `--http-port` (V2W-1, V2W-2).
+    pub http_port: Option<HttpPortSpec>,
 }
 
 /// The optional TOML configuration file.
@@ -272,6 +277,7 @@ pub fn resolve_config(
                 .unwrap_or(LogLevel::Info),
             backends_outlive_broker: !(overrides.stop_backends_on_exit
                 || file.stop_backends_on_exit.unwrap_or(false)),
+            http: overrides.http_port.map(|spec| BindPlan::resolve(spec, env)),
         }),
         _ => Err(problems),
     }

@@ -21,6 +21,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::timeout;
 
 use super::admin::{AdminResponse, AdminSnapshot, diagnose_reply, respond};
+use super::control_rpc;
 use super::handoff::{HandoffFailure, hand_off};
 use super::hello::{Action, Effect, Event, Handoff, HelloExchange};
 use super::metrics::OutcomeLabels;
@@ -95,6 +96,12 @@ async fn perform(rooms: &Arc<Rooms>, stream: &mut Connection, action: Action<'_>
         }
         Action::Admin(request, ctx) => {
             Box::pin(answer_admin(rooms, stream, request, ctx)).await;
+            Event::Replied
+        }
+        Action::ControlRpc(rpc) => {
+            if let Some(reply) = control_rpc::answer(rooms, rpc) {
+                write_reply(stream, &reply).await;
+            }
             Event::Replied
         }
         Action::HandOff(handoff) => {

@@ -15,6 +15,7 @@ use super::config::{BrokerConfig, DEFAULT_MAX_CONNECTIONS, LogLevel};
 use super::rooms::Rooms;
 use super::server;
 use super::startup::{BrokerError, bind};
+use crate::http::BindPlan;
 use crate::wire::DEFAULT_HELLO_TIMEOUT;
 
 /// Options of an [`EmbeddedBroker`].
@@ -27,6 +28,7 @@ pub struct EmbeddedBrokerBuilder {
     owned_bind: bool,
     backends_outlive: bool,
     max_connections: usize,
+    http: Option<BindPlan>,
 }
 
 impl Default for EmbeddedBrokerBuilder {
@@ -39,6 +41,7 @@ impl Default for EmbeddedBrokerBuilder {
             owned_bind: true,
             backends_outlive: false,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            http: None,
         }
     }
 }
@@ -87,6 +90,13 @@ impl EmbeddedBrokerBuilder {
         self
     }
 
+    /// Serve the HTTP surface (V2W) per `plan`, e.g.
+    /// `BindPlan::resolve(HttpPortSpec::Dynamic, &env)`; off by default.
+    pub fn http(mut self, plan: BindPlan) -> Self {
+        self.http = Some(plan);
+        self
+    }
+
     /// Binds and starts serving; returns once the socket accepts.
     pub fn start(self) -> Result<EmbeddedBroker, BrokerError> {
         let io = |what| move |source| BrokerError::Io { what, source };
@@ -122,6 +132,7 @@ impl EmbeddedBrokerBuilder {
             instance: "shared".into(),
             log_level: LogLevel::Warn,
             backends_outlive_broker: self.backends_outlive,
+            http: self.http,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -180,6 +191,11 @@ impl EmbeddedBroker {
     /// Where it reads service definitions.
     pub fn service_def_dir(&self) -> &Path {
         &self.service_def_dir
+    }
+
+    /// The HTTP surface's port (V2W), when one is served.
+    pub fn http_port(&self) -> Option<u16> {
+        Some(self.rooms.http_port()).filter(|port| *port != 0)
     }
 
     /// Its lifecycle event log file, when enabled.

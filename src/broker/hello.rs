@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::auth::AuthTokens;
+use super::control_rpc::{self, ControlRpc};
 use super::launcher::{AcquireError, LaunchError, LaunchPlan, ResolvedBinary, TraceContext};
 use super::launcher::{BackendKey, LiveBackend};
 use crate::definitions::{DefinitionChange, LoadError, LoadedDefinition, instance_id};
@@ -115,6 +116,9 @@ pub(crate) enum Action<'m> {
     Reply(&'m Frame),
     /// Answer this admin request, echoing this context (ADM-1…ADM-8).
     Admin(&'m AdminRequest, &'m ReplyContext),
+    /// Answer this control RPC, or close without a byte (V2R-4…V2R-6);
+    /// then feed [`Event::Replied`].
+    ControlRpc(&'m ControlRpc),
     /// Hand the client's socket to the backend (HOF-2…HOF-5).
     HandOff(&'m Handoff),
     /// Close the connection: the exchange is over.
@@ -156,6 +160,8 @@ struct Admitted {
     hello: Hello,
     ctx: ReplyContext,
     read_past_frame: bool,
+    /// Its definition declares `http_server` (V2R-7, V2W-16); known once loaded.
+    http_server: bool,
 }
 
 /// A Negotiated reply on its way, with what is logged once it is done.
@@ -183,6 +189,7 @@ enum Stage {
     Backend(Box<Admitted>, Box<LaunchPlan>),
     Token(Box<Admitted>, Arc<LiveBackend>, u64),
     Admin(Box<AdminRequest>, ReplyContext),
+    Control(Box<ControlRpc>),
     Replying(Box<Frame>, AfterReply),
     HandingOff(Box<Handoff>, Box<Accepted>),
     Done,
@@ -234,7 +241,7 @@ impl<'p> HelloExchange<'p> {
             (Stage::Token(admitted, backend, connection_id), Event::Token(token)) => {
                 self.negotiate(admitted, backend, connection_id, token)
             }
-            (Stage::Admin(..), Event::Replied) => Stage::Done,
+            (Stage::Admin(..) | Stage::Control(_), Event::Replied) => Stage::Done,
             (Stage::Replying(_, after), Event::Replied) => self.after_reply(after),
             (Stage::HandingOff(_, accepted), Event::HandedOff) => self.accept(*accepted),
             _ => Stage::Done,
@@ -252,6 +259,7 @@ impl<'p> HelloExchange<'p> {
             Stage::Backend(_, plan) => Action::AcquireBackend(plan),
             Stage::Token(_, _, connection_id) => Action::IssueToken(*connection_id),
             Stage::Admin(request, ctx) => Action::Admin(request, ctx),
+            Stage::Control(rpc) => Action::ControlRpc(rpc),
             Stage::Replying(frame, _) => Action::Reply(frame),
             Stage::HandingOff(handoff, _) => Action::HandOff(handoff),
             Stage::Done => Action::Close,
@@ -298,6 +306,13 @@ impl<'p> HelloExchange<'p> {
         if body_len > MAX_HELLO_BYTES as usize {
             return self.refuse(ctx, Refusal::HelloTooLarge, None);
         }
+        // V2R-2: the control RPCs after the cap, before fd pressure and Hello.
+        if control_rpc::is_control_rpc(frame.payload_protocol) {
+            return match control_rpc::parse(&frame, peer_pid) {
+                Some(rpc) => Stage::Control(Box::new(rpc)),
+                None => Stage::Done,
+            };
+        }
         if fd_pressure {
             return self.refuse(ctx, Refusal::FdPressure, None);
         }
@@ -306,6 +321,7 @@ impl<'p> HelloExchange<'p> {
                 hello,
                 ctx,
                 read_past_frame,
+                http_server: false,
             })),
             Err(refusal) => {
                 if is_security_violation(&refusal) {
@@ -324,7 +340,7 @@ impl<'p> HelloExchange<'p> {
     /// drain (HEL-20): a Hello accepted before SHUTDOWN launches nothing new.
     fn on_definition(
         &mut self,
-        admitted: Box<Admitted>,
+        mut admitted: Box<Admitted>,
         loaded: Result<LoadedDefinition, LoadError>,
         draining: bool,
     ) -> Stage {
@@ -361,6 +377,7 @@ impl<'p> HelloExchange<'p> {
         if draining {
             return self.refuse_admitted(admitted, Refusal::ShuttingDown);
         }
+        admitted.http_server = loaded.http_server.is_some();
         Stage::Binary(admitted, Box::new(loaded.definition))
     }
 
@@ -390,6 +407,7 @@ impl<'p> HelloExchange<'p> {
                 traceparent: admitted.ctx.traceparent.clone(),
                 tracestate: admitted.ctx.tracestate.clone(),
             },
+            http_server: admitted.http_server,
         };
         Stage::Backend(admitted, Box::new(plan))
     }

@@ -12,6 +12,7 @@
 //! | `acceptor`, `server`, `startup` | accept threads; serve and drain (ADM-7); bind and assembly |
 //! | `launcher/` | binaries, the registry (REG: slots, coalescing, budgets), spawn, identity probe, reaping; [`LaunchError`] |
 //! | `admin/` | snapshot capture and the verbs (ADM) |
+//! | `control_rpc` | the v2 control RPCs GetBrokerHttpEndpoint and BackendHttpReady (V2R) |
 //! | `handoff` | one-time tokens and the SCM_RIGHTS exchange (HOF) |
 //! | `lifecycle`, `fd_pressure`, `event_sink`, `metrics` | narrow shared handles |
 //! | `auth`, `config`, `security` | HEL-12 tokens; configuration; socket security (SEC) |
@@ -24,6 +25,7 @@ pub(crate) mod admin;
 mod auth;
 mod config;
 mod connection;
+mod control_rpc;
 mod embedded;
 mod event_sink;
 mod fd_pressure;

@@ -4,7 +4,7 @@
 //! just keeps them together for the shells — the accept threads, the
 //! connection loop and the serve loop.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::admin::AdminSources;
 use super::config::BrokerConfig;
@@ -16,6 +16,7 @@ use super::launcher::Launcher;
 use super::lifecycle::Lifecycle;
 use super::metrics::Metrics;
 use crate::definitions::ServiceDefinitionLoader;
+use crate::http::HttpSurface;
 
 /// One broker's rooms.
 pub(crate) struct Rooms {
@@ -37,9 +38,28 @@ pub(crate) struct Rooms {
     pub(crate) fd_pressure: FdPressure,
     /// One-time handoff tokens (HOF-7).
     pub(crate) tokens: HandoffTokens,
+    /// The HTTP surface, while one is served (V2W).
+    pub(crate) http: Mutex<Option<HttpSurface>>,
 }
 
 impl Rooms {
+    /// The HTTP surface's bound port, 0 while none is served (V2R-4, V2W-5).
+    pub(crate) fn http_port(&self) -> u16 {
+        self.http
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, |surface| surface.local_addr().port())
+    }
+
+    /// Takes the HTTP surface out, to stop it (ADM-7, V2W-6).
+    pub(crate) fn take_http(&self) -> Option<HttpSurface> {
+        self.http
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
     /// What an admin snapshot reads.
     pub(crate) fn admin_sources(&self) -> AdminSources<'_> {
         AdminSources {

@@ -25,7 +25,8 @@ pub struct BoundBroker {
 }
 
 impl BoundBroker {
-    /// Binds the socket and assembles the broker.
+    /// Binds the socket (and the HTTP surface when configured) and
+    /// assembles the broker. Call it inside a tokio runtime.
     pub fn bind(config: BrokerConfig) -> Result<Self, BrokerError> {
         let (listener, rooms) = bind(config)?;
         Ok(Self { listener, rooms })
@@ -70,6 +71,9 @@ pub(crate) async fn serve(rooms: Arc<Rooms>, listener: UnixListener) -> io::Resu
         .map(|d| d.unwrap_or_default())
         .unwrap_or_default();
     acceptor.stop().await;
+    if let Some(http) = rooms.take_http() {
+        http.stop().await;
+    }
     remove_socket_file(&rooms.config.socket);
     tracing::info!(
         drain_ms = drain_deadline.as_millis() as u64,

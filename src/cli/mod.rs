@@ -14,6 +14,8 @@ mod golden;
 #[cfg(unix)]
 mod hello;
 #[cfg(unix)]
+mod http_endpoint;
+#[cfg(unix)]
 mod lint;
 #[cfg(unix)]
 mod load;
@@ -75,6 +77,12 @@ enum Command {
     /// (exit 0 Negotiated, 1 Refused, 2 error).
     #[cfg(unix)]
     Hello(hello::HelloArgs),
+    /// Print a broker's HTTP endpoint: its `.http_port` file and GetBrokerHttpEndpoint (V2K-5, V2K-6).
+    #[cfg(unix)]
+    HttpEndpoint(http_endpoint::HttpEndpointArgs),
+    /// Report an HTTP port with BackendHttpReady from this process (V2K-7).
+    #[cfg(unix)]
+    HttpReady(http_endpoint::HttpReadyArgs),
     /// Send one admin verb; print the reply body and exit with its exit_code.
     #[cfg(unix)]
     Admin(admin::AdminArgs),
@@ -158,6 +166,10 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         #[cfg(unix)]
         Command::Hello(args) => hello::run(args),
+        #[cfg(unix)]
+        Command::HttpEndpoint(args) => http_endpoint::run_endpoint(args),
+        #[cfg(unix)]
+        Command::HttpReady(args) => http_endpoint::run_ready(args),
         #[cfg(unix)]
         Command::Admin(args) => admin::run(args),
         #[cfg(unix)]

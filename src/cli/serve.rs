@@ -9,6 +9,7 @@ use tracing_subscriber::EnvFilter;
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
 use broker_conformance::broker::{BoundBroker, ConfigOverrides, LogLevel, resolve_config};
 use broker_conformance::env::ProcessEnv;
+use broker_conformance::http::HttpPortSpec;
 use broker_conformance::sys::euid;
 use broker_conformance::wire::DEFAULT_DRAIN_DEADLINE;
 
@@ -49,6 +50,10 @@ pub struct ServeArgs {
     /// Stop launched backends when the broker exits (by default they outlive it, as upstream's do).
     #[arg(long)]
     stop_backends_on_exit: bool,
+    /// Serve the HTTP status surface: `dynamic`, 0 or a port (V2W-2); its
+    /// address goes to `<socket>.http_port` (V2W-14).
+    #[arg(long, value_name = "V")]
+    http_port: Option<HttpPortSpec>,
 }
 
 /// Runs the broker; exit 0 after SHUTDOWN, 1 on a serve error, 2 on bad configuration.
@@ -64,6 +69,7 @@ pub fn run(args: ServeArgs) -> u8 {
         log_level: args.log_level,
         instance: args.instance,
         stop_backends_on_exit: args.stop_backends_on_exit,
+        http_port: args.http_port,
     };
     let config = match resolve_config(&overrides, &ProcessEnv, euid()) {
         Ok(config) => config,

@@ -11,6 +11,7 @@
 //! | `exchange` | one bounded framed round trip over a blocking socket |
 //! | `connect` | [`connect`], [`establish`], [`hello`], [`hello_frame`] |
 //! | `admin` | [`admin`] |
+//! | `http_endpoint` | v2: the `.http_port` reader, GetBrokerHttpEndpoint, BackendHttpReady (V2K-5…V2K-7) |
 //! | [`asynchronous`] | the same `connect` and `admin` for tokio |
 //!
 //! ```no_run
@@ -37,6 +38,8 @@ pub mod asynchronous;
 mod connect;
 #[cfg(unix)]
 pub(crate) mod exchange;
+#[cfg(unix)]
+mod http_endpoint;
 
 #[cfg(unix)]
 pub use admin::admin;
@@ -45,6 +48,11 @@ pub use connect::{BackendConnection, HelloExchange, connect, establish, hello, h
 pub use error::ClientError;
 pub use error::code_name;
 pub use exchange::next_request_id;
+#[cfg(unix)]
+pub use http_endpoint::{
+    BrokerHttpEndpoint, HttpEndpointError, ReadyOutcome, get_broker_http_endpoint,
+    read_http_port_file, report_http_ready, report_http_ready_to,
+};
 pub use request::{ConnectRequest, Route};
 pub use settings::ClientSettings;
 pub use settings::timeout_from_env;

@@ -42,6 +42,17 @@ pub enum Behavior {
     /// Accepts the first offer, then acks every later one with that first
     /// (already used) token (HOF-7).
     HandoffReplay,
+    /// Serves a page naming its service and version on 127.0.0.1:0 and
+    /// reports the port once by BackendHttpReady (V2R-5, V2K-7).
+    Http,
+    /// Serves the page but reports port 0 (V2R-6).
+    HttpPort0,
+    /// Serves the page but reports port 70000 (V2R-6).
+    HttpPortTooBig,
+    /// Reports its port twice (V2R-5: the second replaces the first).
+    HttpTwice,
+    /// Serves the page and never reports (the entry stays `starting`).
+    HttpNever,
 }
 
 impl Behavior {
@@ -63,6 +74,11 @@ impl Behavior {
         Self::HandoffWrongCorrelation,
         Self::HandoffLate,
         Self::HandoffReplay,
+        Self::Http,
+        Self::HttpPort0,
+        Self::HttpPortTooBig,
+        Self::HttpTwice,
+        Self::HttpNever,
     ];
 
     /// The behaviour's name, e.g. `bind-late`.
@@ -84,6 +100,11 @@ impl Behavior {
             Self::HandoffWrongCorrelation => "handoff-wrong-correlation",
             Self::HandoffLate => "handoff-late",
             Self::HandoffReplay => "handoff-replay",
+            Self::Http => "http",
+            Self::HttpPort0 => "http-port-0",
+            Self::HttpPortTooBig => "http-port-too-big",
+            Self::HttpTwice => "http-twice",
+            Self::HttpNever => "http-never",
         }
     }
 
@@ -112,6 +133,23 @@ impl Behavior {
     /// True for behaviours about handoff offers (they also echo).
     pub fn is_handoff(self) -> bool {
         self.name().starts_with("handoff-")
+    }
+
+    /// True for the `http` family (they also echo).
+    pub fn is_http(self) -> bool {
+        self == Self::Http || self.name().starts_with("http-")
+    }
+
+    /// The ports an `http` behaviour reports once its page serves on
+    /// `port`, in order (V2R-5, V2R-6); empty for every other behaviour.
+    pub fn http_reports(self, port: u16) -> Vec<u32> {
+        match self {
+            Self::Http => vec![u32::from(port)],
+            Self::HttpPort0 => vec![0],
+            Self::HttpPortTooBig => vec![70_000],
+            Self::HttpTwice => vec![u32::from(port); 2],
+            _ => Vec::new(),
+        }
     }
 
     /// True for behaviours that only make sense as their own process
@@ -162,10 +200,28 @@ mod tests {
             assert_eq!(Behavior::for_launch(&b.service_name(), "1.0.0"), *b);
         }
         assert_eq!(Behavior::for_launch("zccache", "1.0.0"), Behavior::Echo);
+        assert_eq!(Behavior::for_launch("web", "1.0.0-http"), Behavior::Http);
         assert_eq!(
             Behavior::for_launch("fake-hang", "1.0.0-rc.1"),
             Behavior::Hang,
             "unknown tags fall back"
         );
+    }
+}
+
+#[cfg(test)]
+mod http_tests {
+    use super::Behavior;
+
+    #[test]
+    fn http_behaviours_report_what_their_names_say() {
+        assert_eq!(Behavior::Http.http_reports(8080), [8080]);
+        assert_eq!(Behavior::HttpPort0.http_reports(8080), [0]);
+        assert_eq!(Behavior::HttpPortTooBig.http_reports(8080), [70_000]);
+        assert_eq!(Behavior::HttpTwice.http_reports(8080), [8080, 8080]);
+        assert!(Behavior::HttpNever.http_reports(8080).is_empty());
+        assert!(Behavior::Echo.http_reports(8080).is_empty());
+        let http: Vec<_> = Behavior::ALL.iter().filter(|b| b.is_http()).collect();
+        assert_eq!(http.len(), 5);
     }
 }

@@ -68,6 +68,15 @@ pub enum Record {
         /// Whether the offer payload began with 08 00.
         explicit_handle: bool,
     },
+    /// An `http` behaviour's page serves and it reported (or not) a port.
+    HttpReport {
+        /// The port its page serves on.
+        serving: u16,
+        /// The port reported (a u32: misbehaviours send invalid ones).
+        reported: u32,
+        /// `accepted`, `rejected`, `no-broker` or `error: <detail>` (V2K-7).
+        outcome: String,
+    },
     /// The ack sent for an offer.
     HandoffAck {
         /// Whether it accepted.

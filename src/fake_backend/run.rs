@@ -257,6 +257,9 @@ pub fn run_process(
             })
             .map_err(io("starting the handoff thread"))?;
     }
+    if behavior.is_http() {
+        super::http::start(env, behavior, Arc::clone(&recorder))?;
+    }
     if let Some(announce) = announce {
         announce(&listener.path);
     }

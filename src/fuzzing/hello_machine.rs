@@ -120,6 +120,11 @@ fn drive(data: &[u8], mut observe: impl FnMut(&'static str)) {
                 replies += 1;
                 assert_eq!(replies, 1, "at most one reply per connection (ENV-5)");
             }
+            Action::ControlRpc(_) => {
+                // V2R-2: at most one reply, like admin.
+                replies += 1;
+                assert_eq!(replies, 1, "at most one reply per connection (ENV-5)");
+            }
             Action::Close => closed = true,
             _ => {}
         }
@@ -136,6 +141,7 @@ fn action_name(action: &Action<'_>) -> &'static str {
         Action::IssueToken(_) => "token",
         Action::Reply(_) => "reply",
         Action::Admin(..) => "admin",
+        Action::ControlRpc(_) => "control-rpc",
         Action::HandOff(_) => "handoff",
         Action::Close => "close",
     }

@@ -1,6 +1,7 @@
 //! Constructors for every frame the protocol sends, so no caller assembles
 //! an envelope by hand: Hello and its replies (ENV-4, NEG, REF), admin
-//! (ADM-1), the identity probe (PRB-1, PRB-2) and handoff (HOF-3…HOF-5).
+//! (ADM-1), the identity probe (PRB-1, PRB-2), handoff (HOF-3…HOF-5) and
+//! the v2 control RPCs (V2R-3).
 
 use bytes::{BufMut, Bytes, BytesMut};
 use prost::Message;
@@ -8,14 +9,17 @@ use prost::Message;
 use super::constants::{
     CAP_HANDLE_PASSING, CONTENT_TYPE_JSON, CONTENT_TYPE_OPENMETRICS, CONTENT_TYPE_TEXT,
     DEFAULT_KEEPALIVE_SECS, HANDOFF_TOKEN_LEN, IDENTITY_PROBE_NONCE_LEN, PAYLOAD_PROTOCOL_ADMIN,
-    PAYLOAD_PROTOCOL_CONTROL, PAYLOAD_PROTOCOL_HANDOFF, PAYLOAD_PROTOCOL_IDENTITY_PROBE,
-    PROTOCOL_VERSION,
+    PAYLOAD_PROTOCOL_CONTROL, PAYLOAD_PROTOCOL_HANDOFF, PAYLOAD_PROTOCOL_HTTP_ENDPOINT,
+    PAYLOAD_PROTOCOL_HTTP_READY, PAYLOAD_PROTOCOL_IDENTITY_PROBE, PROTOCOL_VERSION,
 };
 use super::envelope::{EnvelopeError, ReplyContext, check_envelope};
 use super::refusal::Refusal;
 use crate::proto::v1::{
     AdminReply, AdminReplyKind, AdminRequest, DaemonProcess, Frame, FrameKind, HandoffAck,
     HandoffOffer, Hello, HelloReply, Negotiated, PayloadEncoding, Refused, hello_reply,
+};
+use crate::proto::v2::{
+    BackendHttpReady, GetBrokerHttpEndpointRequest, GetBrokerHttpEndpointResponse,
 };
 
 /// A v1 frame with an encoded payload, encoding NONE and no deadline.
@@ -291,4 +295,40 @@ pub fn handoff_event(token: &[u8], correlation_id: u64) -> Frame {
         encoded(&ack),
         correlation_id,
     )
+}
+
+/// A GetBrokerHttpEndpoint request (V2R-3, V2K-6; spec §15 vector D).
+pub fn http_endpoint_request(request_id: u64) -> Frame {
+    envelope(
+        FrameKind::Request,
+        PAYLOAD_PROTOCOL_HTTP_ENDPOINT,
+        encoded(&GetBrokerHttpEndpointRequest {}),
+        request_id,
+    )
+}
+
+/// GetBrokerHttpEndpoint's reply: the bound HTTP port (0 when none) and
+/// the broker's pid (V2R-3, V2R-4).
+pub fn http_endpoint_reply(ctx: &ReplyContext, port: u16, pid: u32) -> Frame {
+    let reply = GetBrokerHttpEndpointResponse {
+        port: u32::from(port),
+        pid,
+    };
+    response(ctx, PAYLOAD_PROTOCOL_HTTP_ENDPOINT, encoded(&reply))
+}
+
+/// A backend's BackendHttpReady report (V2R-3, V2K-7). `port` is a u32 on
+/// the wire, so out-of-range values can be sent (and are refused, V2R-6).
+pub fn http_ready_request(port: u32, request_id: u64) -> Frame {
+    envelope(
+        FrameKind::Request,
+        PAYLOAD_PROTOCOL_HTTP_READY,
+        encoded(&BackendHttpReady { port }),
+        request_id,
+    )
+}
+
+/// BackendHttpReady's acceptance: an empty RESPONSE (V2R-5).
+pub fn http_ready_reply(ctx: &ReplyContext) -> Frame {
+    response(ctx, PAYLOAD_PROTOCOL_HTTP_READY, Bytes::new())
 }

@@ -901,3 +901,79 @@ fn at_most_one_reply_and_unexpected_events_end_the_exchange() {
     let mut exchange = admitted(&policy);
     assert_eq!(exchange.handle(binary()), Action::Close);
 }
+
+#[test]
+fn v2r2_control_rpcs_route_after_admin_and_the_cap_before_fd_pressure_and_hello() {
+    use crate::broker::control_rpc::ControlRequest;
+    use crate::wire::frames::{http_endpoint_request, http_ready_request};
+    let policy = policy();
+    // FRM-3's cap comes first: an oversize control frame is refused as a Hello.
+    let mut exchange = ready(&policy);
+    let event = Event::Frame {
+        frame: http_ready_request(8080, 3),
+        body_len: MAX_HELLO_BYTES as usize + 1,
+        read_past_frame: false,
+        fd_pressure: false,
+    };
+    let (refused, _) = refused_of(exchange.handle(event));
+    assert_eq!(refused.code, ErrorCode::ErrorPeerRejected as i32, "FRM-3");
+    // Then the control path, even under fd pressure, with the kernel pid.
+    for (frame, request) in [
+        (http_endpoint_request(1), ControlRequest::GetEndpoint),
+        (
+            http_ready_request(8080, 7),
+            ControlRequest::Ready { port: 8080 },
+        ),
+    ] {
+        let mut exchange = ready(&policy);
+        let Action::ControlRpc(rpc) = exchange.handle(frame_event_with(frame, false, true)) else {
+            panic!("control-RPC path");
+        };
+        assert_eq!((&rpc.request, rpc.peer_pid), (&request, PEER_PID));
+        assert_eq!(exchange.handle(Event::Replied), Action::Close);
+        assert!(
+            effects(&mut exchange).is_empty(),
+            "no Hello outcome is counted"
+        );
+    }
+}
+
+#[test]
+fn v2r6_a_bad_control_frame_closes_without_a_reply_or_an_effect() {
+    use crate::wire::frames::http_ready_request;
+    let policy = policy();
+    let mut wrong_kind = http_ready_request(8080, 1);
+    wrong_kind.kind = FrameKind::Event as i32;
+    for frame in [
+        http_ready_request(0, 1),
+        http_ready_request(70_000, 1),
+        wrong_kind,
+    ] {
+        let mut exchange = ready(&policy);
+        assert_eq!(exchange.handle(frame_event(frame)), Action::Close);
+        assert!(effects(&mut exchange).is_empty());
+    }
+}
+
+#[test]
+fn v2r7_the_plan_says_whether_the_definition_declares_http_server() {
+    let policy = policy();
+    for (http_server, expected) in [(None, false), (Some(Default::default()), true)] {
+        let mut exchange = admitted(&policy);
+        let event = Event::Definition {
+            loaded: Ok(LoadedDefinition {
+                definition: definition(),
+                generation: Generation::V2,
+                path: "/defs/svc.servicedef.v2".into(),
+                http_server,
+                change: DefinitionChange::Unchanged,
+            }),
+            draining: false,
+        };
+        exchange.handle(event);
+        let Action::AcquireBackend(plan) = exchange.handle(binary()) else {
+            panic!("acquire");
+        };
+        assert_eq!(plan.http_server, expected);
+    }
+}

@@ -5,6 +5,7 @@
 //! clause; the Hello machine turns them into the HEL-19 refusal.
 
 mod binary;
+mod endpoints;
 mod error;
 mod probe;
 mod reap;
@@ -20,6 +21,8 @@ use tokio::sync::Notify;
 
 use binary::BinaryCache;
 pub(crate) use binary::ResolvedBinary;
+pub(crate) use endpoints::HttpEndpoints;
+use endpoints::SpawnedEndpoint;
 pub use error::LaunchError;
 use probe::{ExpectedIdentity, probe_backend};
 pub(crate) use spawn::remove_socket_file;
@@ -48,6 +51,9 @@ pub(crate) struct LaunchPlan {
     pub(crate) handoff: bool,
     /// The Hello's trace context, passed to a launched backend.
     pub(crate) trace: TraceContext,
+    /// The definition declares `http_server` (V2D): the backend gets the
+    /// control pipe (V2R-7) and an entry in the endpoint registry (V2W-16).
+    pub(crate) http_server: bool,
 }
 
 /// Why no backend is had for a plan.
@@ -73,6 +79,8 @@ pub(crate) struct LauncherConfig {
     pub(crate) boot_id: String,
     /// Bind backend sockets and pass them down (LCH-3).
     pub(crate) owned_bind: bool,
+    /// The broker's control socket, absolute, for V2R-7.
+    pub(crate) control_pipe: PathBuf,
 }
 
 /// Finds or launches backends; owns their processes until they are reaped.
@@ -83,6 +91,8 @@ pub(crate) struct Launcher {
     base_env: BaseEnvironment,
     events: Arc<EventSink>,
     metrics: Arc<Metrics>,
+    /// Backends launched for definitions declaring `http_server` (V2W-16).
+    endpoints: Arc<HttpEndpoints>,
     /// Pids the broker itself is stopping (their deaths are DIED_SHUTDOWN).
     stopping: Mutex<HashSet<u32>>,
     reaped: Notify,
@@ -102,6 +112,7 @@ impl Launcher {
             base_env: BaseEnvironment::from_this_process(),
             events,
             metrics,
+            endpoints: Arc::default(),
             stopping: Mutex::default(),
             reaped: Notify::new(),
         })
@@ -110,6 +121,11 @@ impl Launcher {
     /// The registry, for admin snapshots.
     pub(crate) fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The HTTP endpoint registry (V2W-15…V2W-17, V2R-5).
+    pub(crate) fn endpoints(&self) -> &Arc<HttpEndpoints> {
+        &self.endpoints
     }
 
     /// LCH-1 and REG-1 for `definition`'s binary: remembered while its file
@@ -200,6 +216,7 @@ impl Launcher {
             handoff_pipe: handoff_pipe.clone(),
             owned_bind: self.config.owned_bind,
             trace: plan.trace.clone(),
+            control_pipe: plan.http_server.then(|| self.config.control_pipe.clone()),
         };
         self.events.emit(BrokerEvent::SpawnAttempt {
             service: key.service.clone(),
@@ -215,6 +232,17 @@ impl Launcher {
                     connection_id,
                 });
             })?;
+        if plan.http_server {
+            self.endpoints.update(|book| {
+                book.spawned(SpawnedEndpoint {
+                    instance: key.instance.clone(),
+                    service: key.service.clone(),
+                    version: key.version.clone(),
+                    pid,
+                    started_at_unix_ms: unix_now_ms(),
+                })
+            });
+        }
         let start_time = process_start_time(pid).unwrap_or(0);
         // Opened before anything can reap the child, so it names this process.
         let process = ProcessHandle::open(pid).ok();
@@ -230,6 +258,7 @@ impl Launcher {
             // PRB-4: a failed probe kills the child and fails the launch.
             let _ = kill(pid);
             let _ = child.wait().await;
+            self.endpoints.update(|book| book.died(pid));
             remove_socket_file(&backend_pipe);
             if let Some(p) = &handoff_pipe {
                 remove_socket_file(p);
@@ -252,6 +281,7 @@ impl Launcher {
             started_at_unix_ms: unix_now_ms(),
             process,
         };
+        self.endpoints.update(|book| book.launched(pid));
         self.events.emit(BrokerEvent::Spawned {
             service: key.service.clone(),
             version: key.version.clone(),

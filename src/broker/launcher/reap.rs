@@ -32,6 +32,7 @@ pub(super) async fn reap(
 ) {
     let status = child.wait().await;
     let death = classify(launcher.is_stopping(backend.pid), &status);
+    launcher.endpoints.update(|book| book.died(backend.pid));
     launcher
         .registry
         .remove_if_same(&backend.key, backend.pid, backend.start_time);

@@ -90,10 +90,12 @@ pub(crate) struct LaunchRequest {
     pub(crate) owned_bind: bool,
     /// The Hello's trace context, passed on when set.
     pub(crate) trace: TraceContext,
+    /// The broker's control socket, for a definition declaring `http_server` (V2R-7).
+    pub(crate) control_pipe: Option<PathBuf>,
 }
 
 impl LaunchRequest {
-    /// The child's complete environment (LCH-2, LCH-3, LCH-6).
+    /// The child's complete environment (LCH-2, LCH-3, LCH-6, V2R-7).
     pub(crate) fn environment(&self, base: &BaseEnvironment) -> Vec<(String, String)> {
         let mut vars = base.vars().to_vec();
         let mut set = |k: &str, v: String| vars.push((k.to_owned(), v));
@@ -119,6 +121,12 @@ impl LaunchRequest {
             set(
                 env_vars::BACKEND_HANDOFF_PIPE,
                 handoff.to_string_lossy().into_owned(),
+            );
+        }
+        if let Some(control) = &self.control_pipe {
+            set(
+                env_vars::V2_CONTROL_PIPE,
+                control.to_string_lossy().into_owned(),
             );
         }
         if self.owned_bind {
@@ -238,5 +246,30 @@ mod tests {
             env.vars().contains(&("HOME".into(), "/home/alice".into())),
             "passwd wins"
         );
+    }
+
+    #[test]
+    fn v2r7_only_an_http_server_backend_gets_the_control_pipe() {
+        let mut request = LaunchRequest {
+            binary: "/opt/web/web".into(),
+            service: "web".into(),
+            version: "1.0.0".into(),
+            instance: "private:web".into(),
+            backend_pipe: "/run/b/web.sock".into(),
+            handoff_pipe: None,
+            owned_bind: false,
+            trace: TraceContext::default(),
+            control_pipe: None,
+        };
+        let pipe_of = |request: &LaunchRequest| {
+            request
+                .environment(&BaseEnvironment::default())
+                .into_iter()
+                .find(|(k, _)| k == env_vars::V2_CONTROL_PIPE)
+                .map(|(_, v)| v)
+        };
+        assert_eq!(pipe_of(&request), None);
+        request.control_pipe = Some("/run/b/broker.sock".into());
+        assert_eq!(pipe_of(&request).as_deref(), Some("/run/b/broker.sock"));
     }
 }
