@@ -22,6 +22,7 @@ fn policy() -> HelloPolicy {
     HelloPolicy {
         euid: EUID,
         auth: AuthTokens::default(),
+        door: Door::Launching,
     }
 }
 
@@ -174,7 +175,12 @@ fn negotiated_of(action: Action<'_>) -> Negotiated {
 /// A machine fed its peer, ready for the first frame.
 fn ready(policy: &HelloPolicy) -> HelloExchange<'_> {
     let mut exchange = HelloExchange::new(policy);
-    assert_eq!(exchange.handle(peer(EUID)), Action::ReadFrame);
+    assert_eq!(
+        exchange.handle(peer(EUID)),
+        Action::ReadFrame {
+            limit: MAX_FRAME_BYTES
+        }
+    );
     exchange
 }
 
@@ -512,6 +518,7 @@ fn hel12_a_wrong_token_reveals_nothing_about_which_services_exist() {
     let policy = HelloPolicy {
         euid: EUID,
         auth: AuthTokens::new(["s3cret"]),
+        door: Door::Launching,
     };
     let mut replies = Vec::new();
     for service in ["svc", "no-such-service"] {
@@ -901,3 +908,5 @@ fn at_most_one_reply_and_unexpected_events_end_the_exchange() {
     let mut exchange = admitted(&policy);
     assert_eq!(exchange.handle(binary()), Action::Close);
 }
+
+mod front_door;
