@@ -11,6 +11,7 @@
 //! | `exchange` | one bounded framed round trip over a blocking socket |
 //! | `connect` | [`connect`], [`establish`], [`hello`], [`hello_frame`] |
 //! | `admin` | [`admin`] |
+//! | [`front_door`] | a Hello against a v2 front door (v2 V2K-1…V2K-4) |
 //! | [`asynchronous`] | the same `connect` and `admin` for tokio |
 //!
 //! ```no_run
@@ -37,6 +38,8 @@ pub mod asynchronous;
 mod connect;
 #[cfg(unix)]
 pub(crate) mod exchange;
+#[cfg(unix)]
+pub mod front_door;
 
 #[cfg(unix)]
 pub use admin::admin;
