@@ -7,6 +7,9 @@ use crate::wire::{
     PAYLOAD_PROTOCOL_HTTP_ENDPOINT, PAYLOAD_PROTOCOL_HTTP_READY, PAYLOAD_PROTOCOL_V2_SESSION,
 };
 
+type FrameEdit = fn(&mut Frame);
+type HelloEdit = fn(&mut Hello);
+
 fn front() -> HelloPolicy {
     HelloPolicy {
         door: Door::Front,
@@ -111,7 +114,7 @@ fn v2h1_every_non_zero_payload_protocol_fails_hel3_admin_included() {
 
 #[test]
 fn v2h1_hel1_hel2_hel4_keep_v1_codes_and_texts() {
-    let cases: [(fn(&mut Frame), Refusal); 3] = [
+    let cases: [(FrameEdit, Refusal); 3] = [
         (|f| f.envelope_version = 2, Refusal::EnvelopeVersion),
         (
             |f| f.kind = FrameKind::Response as i32,
@@ -183,7 +186,7 @@ fn v2h2_to_v2h4_and_v2h10_refuse_before_any_file_is_looked_at() {
         );
     }
     // V2H-10: HEL-8…HEL-11 with v1's codes and texts.
-    let v1_rows: [(fn(&mut Hello), Refusal); 4] = [
+    let v1_rows: [(HelloEdit, Refusal); 4] = [
         (
             |h| h.wanted_version = "garbage".into(),
             Refusal::InvalidWantedVersion,
