@@ -87,6 +87,13 @@ impl Setup {
         door
     }
 
+    /// Starts it with one more variable set.
+    fn start_with_env(&self, name: &str, value: &str) -> ServeProcess {
+        let mut cmd = self.command(&[]);
+        cmd.env(name, value);
+        self.start(cmd)
+    }
+
     /// Writes §15 vector C as `<service>.servicedef.v2`.
     fn define(&self, service: &str) {
         let mut body = vec![0x0a, service.len() as u8];
@@ -373,22 +380,12 @@ fn v2l6_an_idle_peer_does_not_delay_another_clients_reply() {
 #[test]
 fn v2l7_a_connection_beyond_the_cap_is_closed_unanswered_and_serving_goes_on() {
     let setup = Setup::new();
-    let mut cmd = setup.command(&[]);
-    cmd.env(env_vars::MAX_INFLIGHT_HANDLERS, "1");
-    let _door = setup.start(cmd);
+    let _door = setup.start_with_env(env_vars::MAX_INFLIGHT_HANDLERS, "1");
     setup.define("zccache");
     let socket = setup.paths().socket;
     let idle = UnixStream::connect(&socket).expect("idle peer holds the one slot");
-    let mut beyond = UnixStream::connect(&socket).expect("connect");
-    beyond
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let mut reply = Vec::new();
-    let read = beyond.read_to_end(&mut reply);
-    assert!(
-        read.is_ok() && reply.is_empty(),
-        "closed without a reply: {read:?} {reply:?}"
-    );
+    let beyond = exchange_raw(&socket, &[]);
+    assert!(beyond.is_empty(), "closed without a reply: {beyond:?}");
     drop(idle);
     // The slot frees once the idle connection's handler ends.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -407,9 +404,7 @@ fn v2l7_a_connection_beyond_the_cap_is_closed_unanswered_and_serving_goes_on() {
 #[test]
 fn v2f3_an_unfinished_frame_is_refused_at_the_hello_deadline() {
     let setup = Setup::new();
-    let mut cmd = setup.command(&[]);
-    cmd.env(env_vars::HELLO_TIMEOUT_MS, "200");
-    let _door = setup.start(cmd);
+    let _door = setup.start_with_env(env_vars::HELLO_TIMEOUT_MS, "200");
     let reply = exchange_raw(&setup.paths().socket, &[0x01, 0x10]);
     let reason = b"incomplete Hello frame";
     assert!(

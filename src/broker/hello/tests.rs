@@ -172,15 +172,15 @@ fn negotiated_of(action: Action<'_>) -> Negotiated {
     }
 }
 
-/// A machine fed its peer, ready for the first frame.
+/// A machine fed its peer, ready for the first frame: up to 16 MiB, or
+/// 64 KiB on a front door (FRM-2, V2F-1).
 fn ready(policy: &HelloPolicy) -> HelloExchange<'_> {
+    let limit = match policy.door {
+        Door::Launching => MAX_FRAME_BYTES,
+        Door::Front => MAX_HELLO_BYTES,
+    };
     let mut exchange = HelloExchange::new(policy);
-    assert_eq!(
-        exchange.handle(peer(EUID)),
-        Action::ReadFrame {
-            limit: MAX_FRAME_BYTES
-        }
-    );
+    assert_eq!(exchange.handle(peer(EUID)), Action::ReadFrame { limit });
     exchange
 }
 

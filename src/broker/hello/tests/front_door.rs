@@ -17,24 +17,11 @@ fn front() -> HelloPolicy {
     }
 }
 
-/// A front door fed its peer: it reads at most 64 KiB (V2F-1).
-fn front_ready(policy: &HelloPolicy) -> HelloExchange<'_> {
-    let mut exchange = HelloExchange::new(policy);
-    assert_eq!(
-        exchange.handle(peer(EUID)),
-        Action::ReadFrame {
-            limit: MAX_HELLO_BYTES
-        },
-        "V2F-1: no admin exemption from the 64 KiB cap"
-    );
-    exchange
-}
-
 /// The refusal a front door sends for `event` as its first frame, checked
 /// against V2H-9 (protocol 1..1, no retry hint) and followed to the close.
 fn front_refused(event: Event) -> (Refused, u64) {
     let policy = front();
-    let mut exchange = front_ready(&policy);
+    let mut exchange = ready(&policy);
     let (refused, request_id) = refused_of(exchange.handle(event));
     assert_eq!(refused.retry_after_ms, 0, "V2H-9");
     assert_eq!(exchange.handle(Event::Replied), Action::Close);
@@ -70,7 +57,7 @@ fn v2_loaded(definition: ServiceDefinition, http_server: bool) -> Event {
 /// The refusal after the definition stage, for a Hello wanting `wanted`.
 fn front_refused_by_definition(wanted: &str, definition: Event) -> Refused {
     let policy = front();
-    let mut exchange = front_ready(&policy);
+    let mut exchange = ready(&policy);
     let hello = Hello {
         wanted_version: wanted.into(),
         ..valid_hello()
@@ -267,7 +254,7 @@ fn v2h7_v2h8_versions_block_by_the_numeric_rule_with_quoted_texts() {
     );
     // V2H-7: numbers, not byte strings: 9.0.0 does not block 10.0.0.
     let policy = front();
-    let mut exchange = front_ready(&policy);
+    let mut exchange = ready(&policy);
     let hello = Hello {
         wanted_version: "10.0.0".into(),
         ..valid_hello()
@@ -285,7 +272,7 @@ fn front_looking_up<'p>(
     hello: &Hello,
     http_server: bool,
 ) -> HelloExchange<'p> {
-    let mut exchange = front_ready(policy);
+    let mut exchange = ready(policy);
     assert_eq!(
         exchange.handle(frame_event(hello_frame(hello))),
         Action::LoadDefinition("svc")
