@@ -388,17 +388,54 @@ fn v2l7_a_connection_beyond_the_cap_is_closed_unanswered_and_serving_goes_on() {
     assert!(beyond.is_empty(), "closed without a reply: {beyond:?}");
     drop(idle);
     // The slot frees once the idle connection's handler ends.
+    negotiate_eventually(&setup, "zccache");
+}
+
+/// Hellos until one is negotiated, failing after 30 s.
+fn negotiate_eventually(setup: &Setup, service: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match setup.hello("zccache") {
+        match setup.hello(service) {
             Ok(answer) => {
                 assert_eq!(pipe_of(Ok(answer)), "");
-                break;
+                return;
             }
             Err(e) if Instant::now() < deadline => eprintln!("not yet: {e}"),
             Err(e) => panic!("the front door stopped serving: {e}"),
         }
     }
+}
+
+#[test]
+fn v2l8_running_out_of_descriptors_does_not_end_the_front_door() {
+    let setup = Setup::new();
+    let log = setup.dir.path().join("stderr.log");
+    let mut cmd = setup.command(&[]);
+    cmd.stderr(fs::File::create(&log).expect("log"));
+    // SAFETY: setrlimit is async-signal-safe; it only lowers this child's limit.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let limit = libc::rlimit {
+                rlim_cur: 32,
+                rlim_max: 32,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let _door = setup.start(cmd);
+    setup.define("zccache");
+    // More silent connections than it has descriptors for.
+    let held: Vec<UnixStream> = (0..100)
+        .map(|_| UnixStream::connect(setup.paths().socket).expect("connect"))
+        .collect();
+    drop(held);
+    // Answering this means every earlier connection was accepted first.
+    negotiate_eventually(&setup, "zccache");
+    let log = fs::read_to_string(&log).unwrap_or_default();
+    assert!(log.contains("accept failed; still serving"), "{log}");
 }
 
 #[test]
