@@ -16,7 +16,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use broker_conformance::broker::front_door::{DaemonIdentity, ExeHashAlgorithm, IpcEndpoint};
+use broker_conformance::broker::front_door::{
+    BoundFrontDoor, DaemonIdentity, ExeHashAlgorithm, FrontDoorOptions, FrontDoorSettings,
+    IpcEndpoint, Served,
+};
 use broker_conformance::client::ClientError;
 use broker_conformance::client::front_door::{
     FRONT_DOOR_TIMEOUT, FrontDoorAnswer, front_door_hello,
@@ -448,4 +451,54 @@ fn v2f3_an_unfinished_frame_is_refused_at_the_hello_deadline() {
         reply.windows(reason.len()).any(|w| w == reason),
         "{reply:02x?}"
     );
+}
+
+#[test]
+fn v2w15_only_negotiated_services_declaring_http_server_are_listed() {
+    let setup = Setup::new();
+    let options = FrontDoorOptions {
+        program: PROGRAM.into(),
+        once: false,
+        no_bind: false,
+        http_port: None,
+    };
+    let settings = FrontDoorSettings {
+        hello_timeout: Duration::from_secs(30),
+        max_inflight: 8,
+        allow_privileged: true,
+        service_def_dir: Some(setup.defs.clone()),
+    };
+    let env = MapEnv::from_pairs([("XDG_RUNTIME_DIR", setup.dir.path().to_str().expect("utf-8"))]);
+    let door = BoundFrontDoor::bind(&options, settings, &env).expect("bind");
+    let listed = door.listed();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(door.serve(async {
+            let _ = stopped.await;
+        }))
+    });
+    setup.define("plain");
+    // Vector C with `52 00` appended: http_server declared, empty.
+    setup.define("web");
+    let web = setup.defs.join("web.servicedef.v2");
+    let mut bytes = fs::read(&web).expect("read");
+    bytes.extend([0x52, 0x00]);
+    fs::write(&web, bytes).expect("write");
+    assert!(
+        setup.hello("nosuch").is_err(),
+        "a refused Hello adds nothing"
+    );
+    assert_eq!(pipe_of(setup.hello("plain")), "");
+    assert_eq!(pipe_of(setup.hello("web")), "", "V2D-2: the same reply");
+    assert_eq!(pipe_of(setup.hello("web")), "");
+    let names: Vec<String> = listed.entries().into_iter().map(|e| e.service).collect();
+    assert_eq!(names, ["web"]);
+    stop.send(()).expect("stop");
+    let served = server.join().expect("server thread");
+    assert!(matches!(served, Ok(Served::Stopped)), "{served:?}");
+    assert!(!setup.paths().socket.exists());
 }

@@ -65,7 +65,7 @@ fn apply(shared: &Shared, effect: Effect) -> bool {
     match effect {
         Effect::Outcome { outcome, .. } => outcome == "negotiated",
         Effect::Listed(service) => {
-            shared.listed.insert(service);
+            shared.listed.insert(service, crate::sys::unix_now_ms());
             false
         }
         Effect::Event(event) => {

@@ -1,30 +1,45 @@
-//! The services a front door's HTTP page lists (V2W-15): the names of
-//! negotiated services whose definition declares `http_server`, shared
-//! between the connections that add them and the page that reads them.
+//! The services a front door's HTTP page lists (V2W-15): each negotiated
+//! service whose definition declares `http_server`, with when it was first
+//! negotiated, shared between the connections that add them and the page
+//! that reads them.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-/// A thread-safe, cheaply cloned set of listed service names.
+/// One listed service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedService {
+    /// The service name.
+    pub service: String,
+    /// Its first negotiated Hello, Unix milliseconds.
+    pub first_negotiated_unix_ms: u64,
+}
+
+/// A thread-safe, cheaply cloned list of services.
 #[derive(Debug, Clone, Default)]
-pub struct ListedServices(Arc<Mutex<BTreeSet<String>>>);
+pub struct ListedServices(Arc<Mutex<BTreeMap<String, u64>>>);
 
 impl ListedServices {
-    /// Lists `service` (once, however often it is negotiated).
-    pub fn insert(&self, service: String) {
+    /// Lists `service`, negotiated at `now_unix_ms`; a service listed
+    /// before keeps its first time.
+    pub fn insert(&self, service: String, now_unix_ms: u64) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(service);
+            .entry(service)
+            .or_insert(now_unix_ms);
     }
 
-    /// The listed names, sorted.
-    pub fn names(&self) -> Vec<String> {
+    /// The listed services, sorted by name.
+    pub fn entries(&self) -> Vec<ListedService> {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .cloned()
+            .map(|(service, &at)| ListedService {
+                service: service.clone(),
+                first_negotiated_unix_ms: at,
+            })
             .collect()
     }
 }
@@ -34,12 +49,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_listed_once_sorted_and_shared_by_clones() {
+    fn services_are_listed_once_with_their_first_time_and_shared_by_clones() {
         let listed = ListedServices::default();
         let page = listed.clone();
-        for name in ["zc", "ab", "zc"] {
-            listed.insert(name.into());
+        for (name, at) in [("zc", 3), ("ab", 5), ("zc", 9)] {
+            listed.insert(name.into(), at);
         }
-        assert_eq!(page.names(), ["ab", "zc"]);
+        let entry = |service: &str, at| ListedService {
+            service: service.into(),
+            first_negotiated_unix_ms: at,
+        };
+        assert_eq!(page.entries(), [entry("ab", 5), entry("zc", 3)]);
     }
 }

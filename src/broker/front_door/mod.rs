@@ -21,7 +21,7 @@ mod server;
 mod startup;
 
 pub use identity::{DaemonIdentity, ExeHashAlgorithm, IdentityError, IpcEndpoint, published_pipe};
-pub use listing::ListedServices;
+pub use listing::{ListedService, ListedServices};
 pub use options::{
     DEFAULT_MAX_INFLIGHT_HANDLERS, FrontDoorOptions, FrontDoorSettings, HttpPortRequest, USAGE,
     UsageError, parse_options,
