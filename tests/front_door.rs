@@ -211,6 +211,16 @@ fn hellos_hand_out_a_live_published_pipe_and_otherwise_no_backend_yet() {
             ..
         })
     ));
+    // V2D-3: a definition directory open to others makes every file unloadable.
+    fs::set_permissions(&setup.defs, fs::Permissions::from_mode(0o777)).expect("chmod");
+    assert!(matches!(
+        setup.hello("zccache"),
+        Err(ClientError::Refused {
+            code: ErrorCode::ErrorServiceUnknown,
+            reason,
+            ..
+        }) if reason.starts_with("service definition could not be loaded: ")
+    ));
     drop(door);
 }
 
