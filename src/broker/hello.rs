@@ -226,9 +226,7 @@ enum AfterReply {
 #[derive(Debug)]
 enum Stage {
     Peer,
-    FirstFrame {
-        peer_pid: u32,
-    },
+    FirstFrame { peer_pid: u32 },
     Definition(Box<Admitted>),
     Binary(Box<Admitted>, Box<ServiceDefinition>),
     Backend(Box<Admitted>, Box<LaunchPlan>),
@@ -236,7 +234,6 @@ enum Stage {
     Admin(Box<AdminRequest>, ReplyContext),
     Replying(Box<Frame>, AfterReply),
     HandingOff(Box<Handoff>, Box<Accepted>),
-    /// Front door: waiting for the daemon lookup; whether to list it.
     Daemon(Box<Admitted>, bool),
     Done,
 }
