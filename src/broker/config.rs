@@ -207,14 +207,9 @@ pub fn resolve_config(
         ));
     }
 
-    // FRM-9: in the environment, 0 or garbage means "use the default".
-    let env_timeout = env
-        .var(env_vars::HELLO_TIMEOUT_MS)
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|ms| *ms > 0);
     let hello_timeout_ms = overrides
         .hello_timeout_ms
-        .or(env_timeout)
+        .or(hello_timeout_from_env(env))
         .or(file.hello_timeout_ms);
     if hello_timeout_ms == Some(0) {
         problems.push("hello_timeout_ms: must be at least 1".into());
@@ -296,6 +291,14 @@ fn load_file(path: &Path) -> Result<FileConfig, String> {
             None => format!("config file {}: {message}", path.display()),
         }
     })
+}
+
+/// FRM-9, V2F-3: the Hello deadline from the environment in milliseconds;
+/// `None` when unset, 0 or garbage ("use the default").
+pub(crate) fn hello_timeout_from_env(env: &dyn EnvSource) -> Option<u64> {
+    env.var(env_vars::HELLO_TIMEOUT_MS)
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use crate::definitions::write_atomic;
 use crate::proto::v1::{AdminRequest, Frame};
 use crate::wire::frames::admin_reply;
 use crate::wire::framing::{decode_frame_body, encode_frame};
-use crate::wire::{FrameDecoder, FramingError, MAX_FRAME_BYTES, ReplyContext};
+use crate::wire::{FrameDecoder, FramingError, ReplyContext};
 
 /// How long writing the one reply may take before the peer is dropped.
 const REPLY_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,7 +65,12 @@ pub(crate) async fn serve_connection(
 /// Carries out one action; the event it produced, or `None` to close.
 async fn perform(rooms: &Arc<Rooms>, stream: &mut Connection, action: Action<'_>) -> Option<Event> {
     Some(match action {
-        Action::ReadFrame => read_first_frame(rooms, stream).await,
+        Action::ReadFrame { limit } => {
+            read_first_frame(stream, limit, rooms.config.hello_timeout, || {
+                rooms.fd_pressure.demoted_now()
+            })
+            .await
+        }
         Action::LoadDefinition(service) => Event::Definition {
             loaded: rooms.loader.load(service),
             draining: rooms.lifecycle.is_draining(),
@@ -115,7 +120,8 @@ async fn perform(rooms: &Arc<Rooms>, stream: &mut Connection, action: Action<'_>
             }
             Event::HandedOff
         }
-        Action::Close => return None,
+        // A launching broker never looks up a published daemon (v2 §0).
+        Action::LookUpDaemon(_) | Action::Close => return None,
     })
 }
 
@@ -138,15 +144,16 @@ async fn hand_off_client(
         .map_err(HandoffFailure::EventWrite)
 }
 
-/// FRM-1…FRM-9: the first frame under the Hello deadline, decoded, with
-/// what ENV-3 needs to know about the broker now.
-async fn read_first_frame(rooms: &Rooms, stream: &mut Connection) -> Event {
-    let Ok(read) = timeout(
-        rooms.config.hello_timeout,
-        stream.read_frame_body(MAX_FRAME_BYTES),
-    )
-    .await
-    else {
+/// FRM-1…FRM-9: the first frame, at most `limit` bytes of body, under the
+/// Hello deadline, decoded, with what ENV-3 needs to know about the broker
+/// now (`fd_pressure`, asked once the frame is in).
+pub(crate) async fn read_first_frame(
+    stream: &mut Connection,
+    limit: u32,
+    hello_timeout: Duration,
+    fd_pressure: impl FnOnce() -> bool,
+) -> Event {
+    let Ok(read) = timeout(hello_timeout, stream.read_frame_body(limit)).await else {
         return Event::DeadlineExpired;
     };
     let decoded = read.and_then(|body| {
@@ -158,7 +165,7 @@ async fn read_first_frame(rooms: &Rooms, stream: &mut Connection) -> Event {
             frame,
             body_len,
             read_past_frame: stream.read_past_frame(),
-            fd_pressure: rooms.fd_pressure.demoted_now(),
+            fd_pressure: fd_pressure(),
         },
         Err(error) => Event::FramingFailed(error),
     }
@@ -180,6 +187,8 @@ fn apply(rooms: &Rooms, effect: Effect, started: Instant) {
             },
             started.elapsed(),
         ),
+        // A launching broker lists what it launched, not what it negotiated (V2W-15).
+        Effect::Listed(_) => {}
     }
 }
 
@@ -220,7 +229,7 @@ async fn answer_admin(
 }
 
 /// Writes the one reply frame, bounded in time; the caller then closes.
-async fn write_reply(stream: &mut Connection, frame: &Frame) {
+pub(crate) async fn write_reply(stream: &mut Connection, frame: &Frame) {
     let bytes = match encode_frame(frame) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -376,7 +385,7 @@ impl Connection {
     }
 
     /// The peer's credentials (SO_PEERCRED).
-    fn peer(&self) -> io::Result<crate::sys::PeerCredentials> {
+    pub(crate) fn peer(&self) -> io::Result<crate::sys::PeerCredentials> {
         crate::sys::peer_credentials(self.fd()?)
     }
 

@@ -8,6 +8,13 @@
 //! The socket shell around it is a short loop: read what [`Action`] asks
 //! for, feed the result back as an [`Event`], apply the [`Effect`]s.
 //!
+//! The same machine answers for a v2 front door ([`Door::Front`], v2 spec
+//! §3-§5): no admin path (V2H-1), a 64 KiB read cap for every first frame
+//! (V2F-1), a refusal at the Hello deadline (V2F-3), the front door's
+//! refusal texts (V2H-3, V2H-4, V2H-7, V2H-8), and, instead of a launch,
+//! the lookup of a published daemon (V2G-2) and a `Negotiated` of its own
+//! (V2G-1, V2G-3).
+//!
 //! ```text
 //!  Peer ──uid≠euid (SEC-1)──────────────────────────────────────────▶ Done
 //!   │
@@ -20,6 +27,9 @@
 //!  Backend ──HEL-18, HEL-19 ────────────────────────────────────▶ Reply ─▶ Done
 //!   │ └──NEG-8: handoff ──▶ Token ──▶ Reply(Negotiated) ─▶ HandOff ─▶ Done
 //!   └──────────────────────────────▶ Reply(Negotiated) ──────────────▶ Done
+//!
+//!  front door: Frame ─(no admin)─▶ Definition ──V2H-5…V2H-8─▶ Reply ─▶ Done
+//!               └──▶ Daemon (V2G-2, V2G-4) ──▶ Reply(Negotiated) ──▶ Done
 //! ```
 
 use std::sync::Arc;
@@ -31,18 +41,34 @@ use super::launcher::{AcquireError, LaunchError, LaunchPlan, ResolvedBinary, Tra
 use super::launcher::{BackendKey, LiveBackend};
 use crate::definitions::{DefinitionChange, LoadError, LoadedDefinition, instance_id};
 use crate::events::BrokerEvent;
-use crate::proto::v1::{AdminRequest, ErrorCode, Frame, FrameKind, Hello, ServiceDefinition};
+use crate::proto::v1::{
+    AdminRequest, ErrorCode, Frame, FrameKind, Hello, Negotiated, ServiceDefinition,
+};
 use crate::sys::PeerCredentials;
 use crate::wire::frames::{negotiated, negotiated_reply, refused_reply};
 use crate::wire::framing::FramingError;
 use crate::wire::grammar::is_below_version_floor;
 use crate::wire::{
-    CAP_HANDLE_PASSING, HANDOFF_LABEL_KEY, HANDOFF_LABEL_VALUE, HANDOFF_TOKEN_LEN, MAX_HELLO_BYTES,
-    PAYLOAD_PROTOCOL_ADMIN, Refusal, ReplyContext, check_envelope, decode_payload, validate_hello,
+    CAP_HANDLE_PASSING, HANDOFF_LABEL_KEY, HANDOFF_LABEL_VALUE, HANDOFF_TOKEN_LEN, MAX_FRAME_BYTES,
+    MAX_HELLO_BYTES, PAYLOAD_PROTOCOL_ADMIN, PROTOCOL_VERSION, Refusal, ReplyContext,
+    check_envelope, decode_payload, validate_hello,
 };
 
 /// A one-time handoff token (HOF-1).
 pub(crate) type HandoffToken = [u8; HANDOFF_TOKEN_LEN];
+
+/// The `daemon_version` a front door reports: its own version (V2G-1).
+pub(crate) const FRONT_DOOR_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Which kind of broker the machine answers for (v2 spec §0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Door {
+    /// A v1 launch-mode broker: admin, launches, handoff (v1 spec §4).
+    #[default]
+    Launching,
+    /// A v2 front door: Hello only, the backend a daemon published (v2 §3-§5).
+    Front,
+}
 
 /// What the broker's configuration says about Hellos.
 #[derive(Debug, Clone, Default)]
@@ -51,6 +77,8 @@ pub(crate) struct HelloPolicy {
     pub(crate) euid: u32,
     /// Configured auth tokens (HEL-12).
     pub(crate) auth: AuthTokens,
+    /// The kind of broker.
+    pub(crate) door: Door,
 }
 
 /// What the shell learned, fed to [`HelloExchange::handle`].
@@ -97,13 +125,20 @@ pub(crate) enum Event {
     /// The handoff ended, completed or not (HOF-6: a failure shows to the
     /// client only as the missing EVENT).
     HandedOff,
+    /// Front door: the `ipc_endpoint.path` of a live published daemon, or
+    /// `None` when there is none (V2G-2, V2G-4, V2P-1).
+    Daemon(Option<String>),
 }
 
 /// What the shell must do next.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Action<'m> {
-    /// Read the first frame, under the Hello deadline (FRM-9).
-    ReadFrame,
+    /// Read the first frame, under the Hello deadline (FRM-9), refusing a
+    /// declared body length above `limit` unread (FRM-2, V2F-1).
+    ReadFrame {
+        /// The largest body read.
+        limit: u32,
+    },
     /// Load the definition of this service (SVC-2).
     LoadDefinition(&'m str),
     /// Resolve and hash this definition's binary (LCH-1, REG-1).
@@ -121,6 +156,8 @@ pub(crate) enum Action<'m> {
     ControlRpc(&'m ControlRpc),
     /// Hand the client's socket to the backend (HOF-2…HOF-5).
     HandOff(&'m Handoff),
+    /// Front door: look up the daemon this service published (V2G-2, V2G-4).
+    LookUpDaemon(&'m str),
     /// Close the connection: the exchange is over.
     Close,
 }
@@ -152,6 +189,9 @@ pub(crate) enum Effect {
         /// `negotiated` or the refusal code's label.
         outcome: &'static str,
     },
+    /// Front door: a service whose definition declares `http_server` was
+    /// negotiated, so the HTTP page lists it (V2W-15).
+    Listed(String),
 }
 
 /// A Hello that passed HEL-1…HEL-12.
@@ -172,12 +212,21 @@ struct Accepted {
     connection_id: u64,
 }
 
+/// A front door's `Negotiated` on its way (V2G): what is counted, and
+/// listed (V2W-15), once it is done.
+#[derive(Debug)]
+struct FrontAccepted {
+    hello: Hello,
+    listed: bool,
+}
+
 /// What follows the one reply.
 #[derive(Debug)]
 enum AfterReply {
     Close,
     Accept(Box<Accepted>),
     HandOff(Box<Handoff>, Box<Accepted>),
+    FrontAccept(Box<FrontAccepted>),
 }
 
 #[derive(Debug)]
@@ -192,6 +241,7 @@ enum Stage {
     Control(Box<ControlRpc>),
     Replying(Box<Frame>, AfterReply),
     HandingOff(Box<Handoff>, Box<Accepted>),
+    Daemon(Box<Admitted>, bool),
     Done,
 }
 
@@ -244,6 +294,9 @@ impl<'p> HelloExchange<'p> {
             (Stage::Admin(..) | Stage::Control(_), Event::Replied) => Stage::Done,
             (Stage::Replying(_, after), Event::Replied) => self.after_reply(after),
             (Stage::HandingOff(_, accepted), Event::HandedOff) => self.accept(*accepted),
+            (Stage::Daemon(admitted, listed), Event::Daemon(pipe)) => {
+                front_door_negotiate(*admitted, listed, pipe)
+            }
             _ => Stage::Done,
         };
         self.action()
@@ -253,7 +306,9 @@ impl<'p> HelloExchange<'p> {
     fn action(&self) -> Action<'_> {
         match &self.stage {
             Stage::Peer => Action::Close,
-            Stage::FirstFrame { .. } => Action::ReadFrame,
+            Stage::FirstFrame { .. } => Action::ReadFrame {
+                limit: self.read_limit(),
+            },
             Stage::Definition(admitted) => Action::LoadDefinition(&admitted.hello.service_name),
             Stage::Binary(_, definition) => Action::ResolveBinary(definition),
             Stage::Backend(_, plan) => Action::AcquireBackend(plan),
@@ -262,7 +317,17 @@ impl<'p> HelloExchange<'p> {
             Stage::Control(rpc) => Action::ControlRpc(rpc),
             Stage::Replying(frame, _) => Action::Reply(frame),
             Stage::HandingOff(handoff, _) => Action::HandOff(handoff),
+            Stage::Daemon(admitted, _) => Action::LookUpDaemon(&admitted.hello.service_name),
             Stage::Done => Action::Close,
+        }
+    }
+
+    /// FRM-2's 16 MiB, or for a front door 64 KiB whatever the payload
+    /// protocol: it has no admin path (V2F-1).
+    fn read_limit(&self) -> u32 {
+        match self.policy.door {
+            Door::Launching => MAX_FRAME_BYTES,
+            Door::Front => MAX_HELLO_BYTES,
         }
     }
 
@@ -295,19 +360,27 @@ impl<'p> HelloExchange<'p> {
                     None => Stage::Done,
                 };
             }
+            // V2F-3 (REF): a front door refuses an unfinished frame.
+            Event::DeadlineExpired if self.policy.door == Door::Front => {
+                return self.refuse(ReplyContext::undecoded(), Refusal::IncompleteFrame, None);
+            }
             // FRM-9: a silent client is closed without a reply.
             _ => return Stage::Done,
         };
-        // ENV-3: admin first, whatever its kind and size.
-        if frame.payload_protocol == PAYLOAD_PROTOCOL_ADMIN {
+        // ENV-3: admin first, whatever its kind and size; a front door has
+        // no admin path, so HEL-3 refuses it (V2H-1, V2S-0, V2R-1).
+        if frame.payload_protocol == PAYLOAD_PROTOCOL_ADMIN && self.policy.door == Door::Launching {
             return admin_stage(&frame);
         }
         let ctx = ReplyContext::echo(&frame);
         if body_len > MAX_HELLO_BYTES as usize {
             return self.refuse(ctx, Refusal::HelloTooLarge, None);
         }
-        // V2R-2: the control RPCs after the cap, before fd pressure and Hello.
-        if control_rpc::is_control_rpc(frame.payload_protocol) {
+        // V2R-2: the control RPCs after the cap, before fd pressure and
+        // Hello; a front door implements none (V2R-1: HEL-3 refuses them).
+        if self.policy.door == Door::Launching
+            && control_rpc::is_control_rpc(frame.payload_protocol)
+        {
             return match control_rpc::parse(&frame, peer_pid) {
                 Some(rpc) => Stage::Control(Box::new(rpc)),
                 None => Stage::Done,
@@ -316,7 +389,12 @@ impl<'p> HelloExchange<'p> {
         if fd_pressure {
             return self.refuse(ctx, Refusal::FdPressure, None);
         }
-        match admit(&frame, peer_pid, &self.policy.auth) {
+        let admitted = admit(&frame, peer_pid, &self.policy.auth);
+        let admitted = match self.policy.door {
+            Door::Launching => admitted,
+            Door::Front => admitted.map_err(front_door_refusal),
+        };
+        match admitted {
             Ok(hello) => Stage::Definition(Box::new(Admitted {
                 hello,
                 ctx,
@@ -369,16 +447,23 @@ impl<'p> HelloExchange<'p> {
                     changed,
                 }));
         }
-        if let Err(refusal) =
-            check_version_policy(&admitted.hello.wanted_version, &loaded.definition)
+        if let Err(block) = check_version_policy(&admitted.hello.wanted_version, &loaded.definition)
         {
+            let refusal = block.refusal(self.policy.door, &admitted.hello, &loaded.definition);
             return self.refuse_admitted(admitted, refusal);
         }
         if draining {
             return self.refuse_admitted(admitted, Refusal::ShuttingDown);
         }
         admitted.http_server = loaded.http_server.is_some();
-        Stage::Binary(admitted, Box::new(loaded.definition))
+        match self.policy.door {
+            Door::Launching => Stage::Binary(admitted, Box::new(loaded.definition)),
+            // V2D-2: http_server changes the listing, never the reply.
+            Door::Front => {
+                let listed = admitted.http_server;
+                Stage::Daemon(admitted, listed)
+            }
+        }
     }
 
     /// The backend key (§7: instance, service, version, binary hash) and
@@ -488,7 +573,23 @@ impl<'p> HelloExchange<'p> {
             AfterReply::Close => Stage::Done,
             AfterReply::Accept(accepted) => self.accept(*accepted),
             AfterReply::HandOff(handoff, accepted) => Stage::HandingOff(handoff, accepted),
+            AfterReply::FrontAccept(accepted) => self.front_door_accept(*accepted),
         }
+    }
+
+    /// A front door's Hello done: counted, and listed when its definition
+    /// declares `http_server` (V2W-15).
+    fn front_door_accept(&mut self, accepted: FrontAccepted) -> Stage {
+        let FrontAccepted { hello, listed } = accepted;
+        self.effects.push(Effect::Outcome {
+            service: hello.service_name.clone(),
+            version: hello.wanted_version,
+            outcome: "negotiated",
+        });
+        if listed {
+            self.effects.push(Effect::Listed(hello.service_name));
+        }
+        Stage::Done
     }
 
     /// HEL-21 done: the Hello is counted and logged as accepted.
@@ -584,13 +685,42 @@ fn is_security_violation(refusal: &Refusal) -> bool {
     )
 }
 
-/// HEL-15, HEL-16: the version floor, then the allow-list.
+/// Why a version policy blocks a Hello.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VersionBlock {
+    /// Below `min_version` (HEL-15, V2H-7).
+    BelowFloor,
+    /// Not in a non-empty `version_allow_list` (HEL-16, V2H-8).
+    NotAllowed,
+}
+
+impl VersionBlock {
+    /// The refusal each kind of broker sends: v1's texts, or the front
+    /// door's with the versions quoted and no retry hint (V2H-7…V2H-9).
+    fn refusal(self, door: Door, hello: &Hello, definition: &ServiceDefinition) -> Refusal {
+        let wanted = || hello.wanted_version.clone();
+        match (door, self) {
+            (Door::Launching, Self::BelowFloor) => Refusal::BelowMinVersion,
+            (Door::Launching, Self::NotAllowed) => Refusal::NotInAllowList,
+            (Door::Front, Self::BelowFloor) => Refusal::FrontDoorBelowMinVersion {
+                wanted: wanted(),
+                min: definition.min_version.clone(),
+            },
+            (Door::Front, Self::NotAllowed) => {
+                Refusal::FrontDoorNotInAllowList { wanted: wanted() }
+            }
+        }
+    }
+}
+
+/// HEL-15, HEL-16 (V2H-7, V2H-8): the version floor by the numeric rule,
+/// then the allow-list.
 fn check_version_policy(
     wanted_version: &str,
     definition: &ServiceDefinition,
-) -> Result<(), Refusal> {
+) -> Result<(), VersionBlock> {
     if is_below_version_floor(wanted_version, &definition.min_version) {
-        return Err(Refusal::BelowMinVersion);
+        return Err(VersionBlock::BelowFloor);
     }
     if !definition.version_allow_list.is_empty()
         && !definition
@@ -598,9 +728,47 @@ fn check_version_policy(
             .iter()
             .any(|v| v == wanted_version)
     {
-        return Err(Refusal::NotInAllowList);
+        return Err(VersionBlock::NotAllowed);
     }
     Ok(())
+}
+
+/// A front door's own answers to two of HEL-1…HEL-11's failures (V2H-3,
+/// V2H-4, the reference choice); every other one is v1's (V2H-1, V2H-2,
+/// V2H-10).
+fn front_door_refusal(refusal: Refusal) -> Refusal {
+    match refusal {
+        Refusal::ProtocolRange => Refusal::FrontDoorProtocolRange,
+        Refusal::InvalidServiceName => Refusal::FrontDoorInvalidServiceName,
+        other => other,
+    }
+}
+
+/// V2G-1…V2G-3: the front door's `Negotiated`, the same whatever the client
+/// advertised: its own version, the published pipe or `""`, the client's
+/// `connection_id` echoed, no capabilities, keepalive, token or warnings.
+fn front_door_negotiated(hello: &Hello, backend_pipe: Option<String>) -> Negotiated {
+    Negotiated {
+        negotiated_protocol: PROTOCOL_VERSION,
+        daemon_version: FRONT_DOOR_VERSION.to_owned(),
+        backend_pipe: backend_pipe.unwrap_or_default(),
+        warnings: Vec::new(),
+        server_capabilities: 0,
+        keepalive_interval_secs: 0,
+        handle_passed_token: Default::default(),
+        connection_id: hello.connection_id,
+    }
+}
+
+/// The front door's reply once the daemon lookup is in (V2G-2: no daemon
+/// is still a success).
+fn front_door_negotiate(admitted: Admitted, listed: bool, pipe: Option<String>) -> Stage {
+    let Admitted { hello, ctx, .. } = admitted;
+    let reply = negotiated_reply(&ctx, front_door_negotiated(&hello, pipe));
+    Stage::Replying(
+        Box::new(reply),
+        AfterReply::FrontAccept(Box::new(FrontAccepted { hello, listed })),
+    )
 }
 
 /// LCH-6: the service opted in to connection handoff by its label.

@@ -16,6 +16,7 @@
 //! | `handoff` | one-time tokens and the SCM_RIGHTS exchange (HOF) |
 //! | `lifecycle`, `fd_pressure`, `event_sink`, `metrics` | narrow shared handles |
 //! | `auth`, `config`, `security` | HEL-12 tokens; configuration; socket security (SEC) |
+//! | `front_door/` | the v2 front door's shell: options, startup, accept loop, identity files |
 //!
 //! Run it with `broker-conformance serve`, or embed it in a test with
 //! [`EmbeddedBroker`].
@@ -29,6 +30,7 @@ mod control_rpc;
 mod embedded;
 mod event_sink;
 mod fd_pressure;
+pub mod front_door;
 mod handoff;
 pub(crate) mod hello;
 pub(crate) mod launcher;

@@ -115,7 +115,11 @@ pub(super) fn bind_broker_socket(path: &Path, euid: u32) -> Result<UnixListener,
     })?;
     prepare_socket_dir(dir, euid)?;
     clear_stale_socket(path)?;
-    let listener = UnixListener::bind(path).map_err(io_err("binding", path))?;
+    // Another broker that bound between the probe and here is SEC-6 too.
+    let listener = UnixListener::bind(path).map_err(|e| match e.kind() {
+        io::ErrorKind::AddrInUse => SecurityError::InUse(path.to_path_buf()),
+        _ => io_err("binding", path)(e),
+    })?;
     fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io_err("chmod", path))?;
     Ok(listener)
 }

@@ -8,7 +8,7 @@ use super::config::BrokerConfig;
 use super::event_sink::EventSink;
 use super::fd_pressure::FdPressure;
 use super::handoff::HandoffTokens;
-use super::hello::HelloPolicy;
+use super::hello::{Door, HelloPolicy};
 use super::launcher::{Launcher, LauncherConfig};
 use super::lifecycle::Lifecycle;
 use super::metrics::Metrics;
@@ -98,6 +98,7 @@ pub(crate) fn bind(config: BrokerConfig) -> Result<(UnixListener, Arc<Rooms>), B
         policy: HelloPolicy {
             euid,
             auth: config.auth.clone(),
+            door: Door::Launching,
         },
         loader: ServiceDefinitionLoader::new(config.service_def_dir.clone()),
         launcher,

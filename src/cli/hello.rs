@@ -1,5 +1,7 @@
 //! `broker-conformance hello`: one Hello exchange, the decoded reply and
-//! the route taken (exit 0 Negotiated, 1 Refused, 2 anything else).
+//! the route taken (exit 0 Negotiated, 1 Refused, 2 anything else); with
+//! `--v2`, against a v2 front door (v2 spec V2K-1…V2K-4), where an empty
+//! `backend_pipe` is "no backend yet", still exit 0.
 
 use std::path::PathBuf;
 
@@ -8,16 +10,28 @@ use serde_json::{Map, Value, json};
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK, broker_socket, client_timeout};
 use broker_conformance::client::code_name;
+use broker_conformance::client::front_door::{
+    FRONT_DOOR_TIMEOUT, FrontDoorAnswer, front_door_exchange, front_door_socket,
+};
 use broker_conformance::client::next_request_id;
 use broker_conformance::client::{ClientError, ConnectRequest, establish, hello_frame};
+use broker_conformance::env::ProcessEnv;
 use broker_conformance::inspect::to_hex;
+use broker_conformance::paths::DEFAULT_FRONT_DOOR_PROGRAM;
 use broker_conformance::proto::v1::{Negotiated, Refused, hello_reply};
 
 #[derive(Debug, Args)]
 pub struct HelloArgs {
-    /// Broker socket [default: this user's shared broker socket].
+    /// Broker socket [default: this user's shared broker socket; with
+    /// --v2, the front door's socket for --program (V2N-1)].
     #[arg(long)]
     socket: Option<PathBuf>,
+    /// Hello a v2 front door: request_id 1, protocol 1..1, 3 s bound (V2K).
+    #[arg(long)]
+    v2: bool,
+    /// The front door's program name [default: broker-v2-scaffold].
+    #[arg(long, requires = "v2")]
+    program: Option<String>,
     /// `service_name` to ask for.
     #[arg(long)]
     service: String,
@@ -33,7 +47,7 @@ pub struct HelloArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
-    /// Round-trip bound in ms [default: RUNNING_PROCESS_BROKER_CLIENT_TIMEOUT_MS, else 30000].
+    /// Round-trip bound in ms [default: RUNNING_PROCESS_BROKER_CLIENT_TIMEOUT_MS, else 30000; with --v2, 3000].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     timeout_ms: Option<u64>,
 }
@@ -86,6 +100,9 @@ fn exchange(args: &HelloArgs) -> Outcome {
 
 /// Does the exchange, recording each result in `outcome` as it arrives.
 fn fill(args: &HelloArgs, outcome: &mut Outcome) -> Result<(), String> {
+    if args.v2 {
+        return fill_front_door(args, outcome);
+    }
     let socket = broker_socket(args.socket.as_deref())?;
     outcome.socket = socket.clone();
     let timeout = client_timeout(args.timeout_ms)?;
@@ -113,6 +130,39 @@ fn fill(args: &HelloArgs, outcome: &mut Outcome) -> Result<(), String> {
     Ok(())
 }
 
+/// V2K-1…V2K-4: one Hello to a front door; the route is the published
+/// pipe or "no backend yet", never a reconnect.
+fn fill_front_door(args: &HelloArgs, outcome: &mut Outcome) -> Result<(), String> {
+    let program = args
+        .program
+        .as_deref()
+        .unwrap_or(DEFAULT_FRONT_DOOR_PROGRAM);
+    let socket = match &args.socket {
+        Some(socket) => socket.clone(),
+        None => front_door_socket(&ProcessEnv, program)
+            .map_err(|e| format!("cannot work out the front door's socket: {e}"))?,
+    };
+    outcome.socket = socket.clone();
+    let timeout = args
+        .timeout_ms
+        .map_or(FRONT_DOOR_TIMEOUT, std::time::Duration::from_millis);
+    let done = front_door_exchange(&socket, &args.service, &args.version, timeout)
+        .map_err(|e| format!("Hello to {}: {e}", socket.display()))?;
+    outcome.exchange = Some(ExchangeView {
+        request_id: done.request.request_id,
+        reply_request_id: done.reply_frame.request_id,
+        result: done.reply.result.clone(),
+    });
+    outcome.route = match done.answer() {
+        Ok(FrontDoorAnswer::Backend { pipe, .. }) => Some(("published daemon".into(), pipe)),
+        Ok(FrontDoorAnswer::NoBackendYet { .. }) => {
+            Some(("no backend yet (empty backend_pipe)".into(), PathBuf::new()))
+        }
+        Err(_) => None,
+    };
+    Ok(())
+}
+
 fn after_negotiated(error: ClientError) -> String {
     match error {
         ClientError::Connect { .. } => format!("reaching the negotiated backend: {error}"),
@@ -133,8 +183,12 @@ fn render_text(outcome: &Outcome) -> String {
             None => out += "reply: HelloReply without a result\n",
         }
     }
-    if let Some((route, endpoint)) = &outcome.route {
-        out += &format!("route: {route} ({})\n", endpoint.display());
+    match &outcome.route {
+        Some((route, endpoint)) if endpoint.as_os_str().is_empty() => {
+            out += &format!("route: {route}\n");
+        }
+        Some((route, endpoint)) => out += &format!("route: {route} ({})\n", endpoint.display()),
+        None => {}
     }
     out
 }

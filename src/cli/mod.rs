@@ -70,7 +70,8 @@ enum Command {
     #[cfg(unix)]
     #[command(subcommand)]
     Servicedef(servicedef::ServicedefCommand),
-    /// Run the reference broker.
+    /// Run the reference broker; `serve --v2 [--program P] [--once] [--no-bind]
+    /// [--http-port V]` runs the v2 front door with upstream's options instead.
     #[cfg(unix)]
     Serve(serve::ServeArgs),
     /// Do one Hello exchange and show the reply and the route taken
@@ -154,6 +155,11 @@ fn write_json(path: &std::path::Path, value: &impl serde::Serialize) -> Result<(
 
 /// Parses the command line and runs the subcommand.
 pub fn main() -> ExitCode {
+    // `serve --v2` takes upstream's command line, not clap's (V2L-10).
+    #[cfg(unix)]
+    if let Some(args) = serve::front_door_args(std::env::args_os()) {
+        return ExitCode::from(serve::run_front_door(args));
+    }
     let cli = Cli::parse();
     let code = match cli.command {
         #[cfg(unix)]

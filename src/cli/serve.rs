@@ -1,5 +1,8 @@
-//! `broker-conformance serve`: run the reference broker.
+//! `broker-conformance serve`: run the reference broker, or with `--v2`
+//! the reference v2 front door (v2 spec §2, §13).
 
+use std::ffi::OsString;
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -7,6 +10,9 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 use super::{EXIT_FAILED, EXIT_HARNESS, EXIT_OK};
+use broker_conformance::broker::front_door::{
+    BoundFrontDoor, FrontDoorSettings, Served, parse_options,
+};
 use broker_conformance::broker::{BoundBroker, ConfigOverrides, LogLevel, resolve_config};
 use broker_conformance::env::ProcessEnv;
 use broker_conformance::http::HttpPortSpec;
@@ -130,6 +136,78 @@ pub fn run(args: ServeArgs) -> u8 {
         Err(e) => {
             eprintln!("broker-conformance serve: {e}");
             EXIT_FAILED
+        }
+    }
+}
+
+/// The arguments after `serve` when they ask for the front door (`--v2`
+/// among them), else `None`.
+pub fn front_door_args(args: impl IntoIterator<Item = OsString>) -> Option<Vec<OsString>> {
+    let mut args = args.into_iter().skip(1);
+    if args.next()? != "serve" {
+        return None;
+    }
+    let rest: Vec<OsString> = args.collect();
+    rest.iter().any(|a| a == "--v2").then_some(rest)
+}
+
+/// Runs the v2 front door; exit codes per V2L-4 and V2L-5: 0 after a
+/// normal end or at once for `--no-bind`, 2 for a usage error (`--help`
+/// included), 75 when already served, 77 for root without the opt-in, 1
+/// for any other failure or a `--once` Hello that was not negotiated.
+pub fn run_front_door(args: Vec<OsString>) -> u8 {
+    let options = match parse_options(args) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("broker-conformance serve --v2: {e}");
+            return EXIT_HARNESS;
+        }
+    };
+    if options.no_bind {
+        println!("broker-conformance serve --v2 --no-bind: nothing bound");
+        return EXIT_OK;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new("broker_conformance=warn"))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("broker-conformance serve --v2: cannot start the runtime: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let settings = FrontDoorSettings::from_env(&ProcessEnv);
+    let result = runtime.block_on(async move {
+        let door = BoundFrontDoor::bind(&options, settings, &ProcessEnv)?;
+        // Handlers go in before the bound line, so a signal sent by whoever
+        // waited for it is never lost (V2L-3, V2L-9).
+        let signal_error = |source| broker_conformance::broker::front_door::FrontDoorError::Io {
+            what: "installing signal handlers",
+            source,
+        };
+        let mut terminate = signal(SignalKind::terminate()).map_err(signal_error)?;
+        let mut interrupt = signal(SignalKind::interrupt()).map_err(signal_error)?;
+        println!("{}", door.bound_line());
+        let _ = std::io::stdout().flush();
+        door.serve(async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        })
+        .await
+    });
+    match result {
+        Ok(Served::Stopped | Served::Once { negotiated: true }) => EXIT_OK,
+        Ok(Served::Once { negotiated: false }) => EXIT_FAILED,
+        Err(e) => {
+            eprintln!("broker-conformance serve --v2: {e}");
+            e.exit_code()
         }
     }
 }

@@ -12,6 +12,7 @@
 //! | `connect` | [`connect`], [`establish`], [`hello`], [`hello_frame`] |
 //! | `admin` | [`admin`] |
 //! | `http_endpoint` | v2: the `.http_port` reader, GetBrokerHttpEndpoint, BackendHttpReady (V2K-5…V2K-7) |
+//! | [`front_door`] | a Hello against a v2 front door (v2 V2K-1…V2K-4) |
 //! | [`asynchronous`] | the same `connect` and `admin` for tokio |
 //!
 //! ```no_run
@@ -38,6 +39,8 @@ pub mod asynchronous;
 mod connect;
 #[cfg(unix)]
 pub(crate) mod exchange;
+#[cfg(unix)]
+pub mod front_door;
 #[cfg(unix)]
 mod http_endpoint;
 

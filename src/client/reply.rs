@@ -32,6 +32,25 @@ pub(crate) fn decode_admin_reply(frame: &Frame) -> Result<AdminReply, ClientErro
 /// result, an empty `backend_pipe` (CLI-4) or a token that is neither empty
 /// nor 16 bytes (NEG-7) is [`ClientError::Malformed`].
 pub(crate) fn negotiated_from_reply(reply: HelloReply) -> Result<Negotiated, ClientError> {
+    let negotiated = negotiated_or_refused(reply)?;
+    if negotiated.backend_pipe.is_empty() {
+        return Err(ClientError::Malformed(
+            "Negotiated has an empty backend_pipe (CLI-4)".to_owned(),
+        ));
+    }
+    let token_len = negotiated.handle_passed_token.len();
+    if token_len != 0 && token_len != HANDOFF_TOKEN_LEN {
+        return Err(ClientError::Malformed(format!(
+            "Negotiated handle_passed_token is {token_len} bytes, not 0 or {HANDOFF_TOKEN_LEN} (NEG-7)"
+        )));
+    }
+    Ok(negotiated)
+}
+
+/// The `Negotiated` in a reply as it came, or its refusal as a typed
+/// [`ClientError::Refused`] (CLI-4); a reply without a result is
+/// [`ClientError::Malformed`].
+pub(crate) fn negotiated_or_refused(reply: HelloReply) -> Result<Negotiated, ClientError> {
     match reply.result {
         None => Err(ClientError::Malformed(
             "HelloReply carries neither Negotiated nor Refused".to_owned(),
@@ -42,20 +61,7 @@ pub(crate) fn negotiated_from_reply(reply: HelloReply) -> Result<Negotiated, Cli
             reason: refused.reason,
             retry_after_ms: refused.retry_after_ms,
         }),
-        Some(hello_reply::Result::Negotiated(negotiated)) => {
-            if negotiated.backend_pipe.is_empty() {
-                return Err(ClientError::Malformed(
-                    "Negotiated has an empty backend_pipe (CLI-4)".to_owned(),
-                ));
-            }
-            let token_len = negotiated.handle_passed_token.len();
-            if token_len != 0 && token_len != HANDOFF_TOKEN_LEN {
-                return Err(ClientError::Malformed(format!(
-                    "Negotiated handle_passed_token is {token_len} bytes, not 0 or {HANDOFF_TOKEN_LEN} (NEG-7)"
-                )));
-            }
-            Ok(negotiated)
-        }
+        Some(hello_reply::Result::Negotiated(negotiated)) => Ok(negotiated),
     }
 }
 

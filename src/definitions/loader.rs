@@ -181,6 +181,8 @@ impl Memo {
 #[derive(Debug)]
 pub struct ServiceDefinitionLoader {
     dir: PathBuf,
+    /// The files consulted, in order: v2 then v1 (V2-1), or v2 only (v2 V2H-5).
+    generations: &'static [Generation],
     state: Mutex<LoaderState>,
 }
 
@@ -194,7 +196,17 @@ impl ServiceDefinitionLoader {
     pub fn new(dir: PathBuf) -> Self {
         Self {
             dir,
+            generations: &[Generation::V2, Generation::V1],
             state: Mutex::new(LoaderState::default()),
+        }
+    }
+
+    /// A loader that reads only `<service>.servicedef.v2` and never a v1
+    /// file, as a v2 front door does (v2 spec V2H-5).
+    pub fn v2_only(dir: PathBuf) -> Self {
+        Self {
+            generations: &[Generation::V2],
+            ..Self::new(dir)
         }
     }
 
@@ -263,15 +275,13 @@ impl ServiceDefinitionLoader {
     /// without an event in this directory).
     #[cfg(target_os = "linux")]
     fn is_memoizable(&self, service: &str) -> bool {
-        [Generation::V2, Generation::V1]
-            .into_iter()
-            .all(|generation| {
-                let path = self.dir.join(service_def_file_name(service, generation));
-                match std::fs::symlink_metadata(&path) {
-                    Err(e) => e.kind() == io::ErrorKind::NotFound,
-                    Ok(meta) => meta.is_file() && meta.nlink() == 1,
-                }
-            })
+        self.generations.iter().all(|&generation| {
+            let path = self.dir.join(service_def_file_name(service, generation));
+            match std::fs::symlink_metadata(&path) {
+                Err(e) => e.kind() == io::ErrorKind::NotFound,
+                Ok(meta) => meta.is_file() && meta.nlink() == 1,
+            }
+        })
     }
 
     /// The answer from the files themselves.
@@ -291,7 +301,7 @@ impl ServiceDefinitionLoader {
                 });
             }
         }
-        for generation in [Generation::V2, Generation::V1] {
+        for &generation in self.generations {
             let path = self.dir.join(service_def_file_name(service, generation));
             match open_definition(&path) {
                 Ok(Opened::Missing) => continue,

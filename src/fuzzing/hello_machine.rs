@@ -93,7 +93,11 @@ fn drive(data: &[u8], mut observe: impl FnMut(&'static str)) {
     } else {
         AuthTokens::default()
     };
-    let policy = HelloPolicy { euid: EUID, auth };
+    let policy = HelloPolicy {
+        euid: EUID,
+        auth,
+        ..HelloPolicy::default()
+    };
     let mut exchange = HelloExchange::new(&policy);
     let mut replies = 0;
     let mut closed = false;
@@ -134,7 +138,7 @@ fn drive(data: &[u8], mut observe: impl FnMut(&'static str)) {
 
 fn action_name(action: &Action<'_>) -> &'static str {
     match action {
-        Action::ReadFrame => "read",
+        Action::ReadFrame { .. } => "read",
         Action::LoadDefinition(_) => "load",
         Action::ResolveBinary(_) => "binary",
         Action::AcquireBackend(_) => "acquire",
@@ -143,6 +147,7 @@ fn action_name(action: &Action<'_>) -> &'static str {
         Action::Admin(..) => "admin",
         Action::ControlRpc(_) => "control-rpc",
         Action::HandOff(_) => "handoff",
+        Action::LookUpDaemon(_) => "daemon",
         Action::Close => "close",
     }
 }

@@ -76,6 +76,22 @@ pub enum Refusal {
     ShuttingDown,
     /// ENV-3: the broker is short of file descriptors.
     FdPressure,
+    /// v2 V2H-3: a front door's answer to a protocol range without 1.
+    FrontDoorProtocolRange,
+    /// v2 V2H-4: a front door's answer to an invalid `service_name`.
+    FrontDoorInvalidServiceName,
+    /// v2 V2H-7: below `min_version`, both quoted in the reason.
+    FrontDoorBelowMinVersion {
+        /// The client's `wanted_version`.
+        wanted: String,
+        /// The definition's `min_version`.
+        min: String,
+    },
+    /// v2 V2H-8: not in `version_allow_list`, quoted in the reason.
+    FrontDoorNotInAllowList {
+        /// The client's `wanted_version`.
+        wanted: String,
+    },
 }
 
 impl Refusal {
@@ -108,15 +124,20 @@ impl Refusal {
             Self::SpawnFailed { .. } => "HEL-19",
             Self::ShuttingDown => "HEL-20",
             Self::FdPressure => "ENV-3",
+            Self::FrontDoorProtocolRange => "V2H-3",
+            Self::FrontDoorInvalidServiceName => "V2H-4",
+            Self::FrontDoorBelowMinVersion { .. } => "V2H-7",
+            Self::FrontDoorNotInAllowList { .. } => "V2H-8",
         }
     }
 
     /// The error code on the wire.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::UnsupportedFramingVersion | Self::EnvelopeVersion | Self::ProtocolRange => {
-                ErrorCode::ErrorVersionUnsupported
-            }
+            Self::UnsupportedFramingVersion
+            | Self::EnvelopeVersion
+            | Self::ProtocolRange
+            | Self::FrontDoorProtocolRange => ErrorCode::ErrorVersionUnsupported,
             Self::HelloTooLarge
             | Self::OversizeLength
             | Self::MalformedFrame
@@ -131,10 +152,13 @@ impl Refusal {
             | Self::ClientLibTooLong
             | Self::PeerPidMismatch
             | Self::AuthenticationFailed => ErrorCode::ErrorPeerRejected,
-            Self::ServiceUnknown | Self::ServiceDefinitionUnloadable { .. } => {
-                ErrorCode::ErrorServiceUnknown
-            }
-            Self::BelowMinVersion | Self::NotInAllowList => ErrorCode::ErrorVersionBlocked,
+            Self::ServiceUnknown
+            | Self::ServiceDefinitionUnloadable { .. }
+            | Self::FrontDoorInvalidServiceName => ErrorCode::ErrorServiceUnknown,
+            Self::BelowMinVersion
+            | Self::NotInAllowList
+            | Self::FrontDoorBelowMinVersion { .. }
+            | Self::FrontDoorNotInAllowList { .. } => ErrorCode::ErrorVersionBlocked,
             Self::SpawnInProgress | Self::SpawnBudgetExhausted { .. } => {
                 ErrorCode::ErrorRateLimited
             }
@@ -176,11 +200,26 @@ impl Refusal {
             }
             Self::ShuttingDown => "broker is shutting down",
             Self::FdPressure => "broker is under file-descriptor pressure",
+            Self::FrontDoorProtocolRange => {
+                "client protocol range does not include the version this broker speaks"
+            }
+            Self::FrontDoorInvalidServiceName => "service name is invalid",
+            // V2H-7, V2H-8: the versions in Rust `Debug` quoting, as upstream.
+            Self::FrontDoorBelowMinVersion { wanted, min } => {
+                return Cow::Owned(format!(
+                    "wanted_version {wanted:?} is below min_version {min:?}"
+                ));
+            }
+            Self::FrontDoorNotInAllowList { wanted } => {
+                return Cow::Owned(format!(
+                    "wanted_version {wanted:?} is not in version_allow_list"
+                ));
+            }
         })
     }
 
     /// `retry_after_ms`: 0 for permanent refusals, the spec's figure for
-    /// retryable ones (REF-2).
+    /// retryable ones (REF-2); 0 for every front-door refusal (v2 V2H-9).
     pub fn retry_after_ms(&self) -> u64 {
         match self {
             Self::BelowMinVersion | Self::NotInAllowList => RETRY_VERSION_BLOCKED_MS,

@@ -210,11 +210,20 @@ pub mod serve {
 
     use broker_conformance::wire::env_vars;
 
+    /// Which output of a child announces that it is ready.
+    #[derive(Debug, Clone, Copy)]
+    pub enum Watched {
+        /// Standard output.
+        Stdout,
+        /// Standard error.
+        Stderr,
+    }
+
     /// A `serve` child; killed when dropped.
     pub struct ServeProcess {
         pub child: Child,
         pub socket: PathBuf,
-        stderr_lines: mpsc::Receiver<String>,
+        watched_lines: mpsc::Receiver<String>,
         pub stderr: Vec<String>,
     }
 
@@ -244,12 +253,27 @@ pub mod serve {
 
     impl ServeProcess {
         /// Spawns `command` and waits (bounded) for its "serving" log line.
-        pub fn start(mut command: Command, socket: &Path) -> Self {
+        pub fn start(command: Command, socket: &Path) -> Self {
+            Self::start_watching(command, socket, Watched::Stderr, "serving")
+        }
+
+        /// Spawns `command` and waits (bounded) for a line containing
+        /// `needle` on the `watched` stream, which must be piped; its
+        /// lines are then read by [`wait_for_line`](Self::wait_for_line).
+        pub fn start_watching(
+            mut command: Command,
+            socket: &Path,
+            watched: Watched,
+            needle: &str,
+        ) -> Self {
             let mut child = command.spawn().expect("spawn serve");
-            let stderr = child.stderr.take().expect("stderr piped");
+            let stream: Box<dyn std::io::Read + Send> = match watched {
+                Watched::Stderr => Box::new(child.stderr.take().expect("stderr piped")),
+                Watched::Stdout => Box::new(child.stdout.take().expect("stdout piped")),
+            };
             let (tx, rx) = mpsc::channel();
             std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
                     if tx.send(line).is_err() {
                         break;
                     }
@@ -258,10 +282,10 @@ pub mod serve {
             let mut process = Self {
                 child,
                 socket: socket.to_path_buf(),
-                stderr_lines: rx,
+                watched_lines: rx,
                 stderr: Vec::new(),
             };
-            process.wait_for_line("serving", Duration::from_secs(30));
+            process.wait_for_line(needle, Duration::from_secs(30));
             process
         }
 
@@ -270,7 +294,7 @@ pub mod serve {
             let deadline = Instant::now() + timeout;
             loop {
                 let left = deadline.saturating_duration_since(Instant::now());
-                match self.stderr_lines.recv_timeout(left) {
+                match self.watched_lines.recv_timeout(left) {
                     Ok(line) => {
                         self.stderr.push(line.clone());
                         if line.contains(needle) {

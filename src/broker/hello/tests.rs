@@ -22,6 +22,7 @@ fn policy() -> HelloPolicy {
     HelloPolicy {
         euid: EUID,
         auth: AuthTokens::default(),
+        door: Door::Launching,
     }
 }
 
@@ -171,10 +172,15 @@ fn negotiated_of(action: Action<'_>) -> Negotiated {
     }
 }
 
-/// A machine fed its peer, ready for the first frame.
+/// A machine fed its peer, ready for the first frame: up to 16 MiB, or
+/// 64 KiB on a front door (FRM-2, V2F-1).
 fn ready(policy: &HelloPolicy) -> HelloExchange<'_> {
+    let limit = match policy.door {
+        Door::Launching => MAX_FRAME_BYTES,
+        Door::Front => MAX_HELLO_BYTES,
+    };
     let mut exchange = HelloExchange::new(policy);
-    assert_eq!(exchange.handle(peer(EUID)), Action::ReadFrame);
+    assert_eq!(exchange.handle(peer(EUID)), Action::ReadFrame { limit });
     exchange
 }
 
@@ -512,6 +518,7 @@ fn hel12_a_wrong_token_reveals_nothing_about_which_services_exist() {
     let policy = HelloPolicy {
         euid: EUID,
         auth: AuthTokens::new(["s3cret"]),
+        door: Door::Launching,
     };
     let mut replies = Vec::new();
     for service in ["svc", "no-such-service"] {
@@ -977,3 +984,5 @@ fn v2r7_the_plan_says_whether_the_definition_declares_http_server() {
         assert_eq!(plan.http_server, expected);
     }
 }
+
+mod front_door;
