@@ -1,9 +1,11 @@
-//! The clause catalogue (`conformance/clauses.toml`) comes from the spec:
-//! id, level and the whole rule text of every clause-table row of
-//! `v1-protocol.md`, plus what only the suite says (`observable`, `why`),
+//! The clause catalogues (`conformance/clauses.toml`,
+//! `conformance/clauses-v2.toml`) come from the specs: id, level, the whole
+//! rule text and (v2) the kinds bound of every clause-table row of
+//! `v1-protocol.md` and `v2-protocol.md`, plus what only the suite says (`observable`, `why`),
 //! kept from the catalogue being regenerated. Pure: text in, text out;
 //! `broker-conformance clauses` reads and writes the files.
 
+mod applies;
 mod render;
 mod spec;
 
@@ -12,6 +14,36 @@ pub(crate) use spec::SpecClause;
 pub use spec::spec_clauses;
 
 use crate::runner::model::ClauseInfo;
+
+/// A clause catalogue of the suite and the spec it is generated from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Catalogue {
+    /// The spec's file name under `../shared/spec/`.
+    pub spec: &'static str,
+    /// The catalogue's path under `conformance/`.
+    pub file: &'static str,
+}
+
+impl Catalogue {
+    /// The v1 protocol's catalogue.
+    pub const V1: Self = Self {
+        spec: "v1-protocol.md",
+        file: "clauses.toml",
+    };
+    /// The v2 protocol's catalogue.
+    pub const V2: Self = Self {
+        spec: "v2-protocol.md",
+        file: "clauses-v2.toml",
+    };
+    /// Every catalogue the suite holds.
+    pub const ALL: [Self; 2] = [Self::V1, Self::V2];
+
+    /// The catalogue of the spec at `spec_path` (by its file name).
+    pub fn for_spec(spec_path: &std::path::Path) -> Option<Self> {
+        let name = spec_path.file_name()?.to_str()?;
+        Self::ALL.into_iter().find(|c| c.spec == name)
+    }
+}
 
 /// A catalogue regenerated from the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +68,7 @@ pub fn regenerate(spec: &[SpecClause], old: &[ClauseInfo]) -> Regenerated {
                 id: s.id.clone(),
                 level: s.level,
                 rule: s.rule.clone(),
+                binds: s.binds.clone(),
                 observable: kept.is_none_or(|c| c.observable),
                 why: kept.and_then(|c| c.why.clone()),
             }
@@ -68,6 +101,7 @@ mod tests {
             id: id.to_owned(),
             level,
             rule: rule.to_owned(),
+            binds: Vec::new(),
         }
     }
 
@@ -78,6 +112,7 @@ mod tests {
                 id: "FRM-12".into(),
                 level: Level::Must,
                 rule: "shortened...".into(),
+                binds: Vec::new(),
                 observable: false,
                 why: Some("internal".into()),
             },
@@ -85,6 +120,7 @@ mod tests {
                 id: "OLD-1".into(),
                 level: Level::Must,
                 rule: "withdrawn".into(),
+                binds: Vec::new(),
                 observable: true,
                 why: None,
             },
@@ -101,6 +137,7 @@ mod tests {
                     id: "FRM-13".into(),
                     level: Level::Should,
                     rule: "new".into(),
+                    binds: Vec::new(),
                     observable: true,
                     why: None,
                 },
@@ -108,6 +145,7 @@ mod tests {
                     id: "FRM-12".into(),
                     level: Level::Ref,
                     rule: "the whole rule".into(),
+                    binds: Vec::new(),
                     observable: false,
                     why: Some("internal".into()),
                 },
