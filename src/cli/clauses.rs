@@ -27,17 +27,18 @@ pub struct ClausesArgs {
 }
 
 pub fn run(args: ClausesArgs) -> u8 {
-    let Some(catalogue) = Catalogue::for_spec(&args.spec) else {
-        eprintln!(
-            "error: {}: not a spec the suite catalogues (v1-protocol.md, v2-protocol.md)",
-            args.spec.display()
-        );
-        return EXIT_HARNESS;
+    let catalogue = Catalogue::for_spec(&args.spec);
+    let path = match (&args.catalogue, catalogue.file.is_empty()) {
+        (Some(path), _) => path.clone(),
+        (None, false) => PathBuf::from("conformance").join(catalogue.file.as_ref()),
+        (None, true) => {
+            eprintln!(
+                "error: {}: not a spec the suite catalogues (v1-protocol.md, v2-protocol.md): give --catalogue",
+                args.spec.display()
+            );
+            return EXIT_HARNESS;
+        }
     };
-    let path = args
-        .catalogue
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("conformance").join(catalogue.file));
     match regenerated(&args, &catalogue, &path) {
         Ok((old_text, new_text, note)) if old_text == new_text => {
             eprintln!("{}: up to date{note}", path.display());

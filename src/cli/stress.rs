@@ -120,6 +120,7 @@ fn start(args: &StressArgs, what: &BrokerUnderTest, deadline: Duration) -> Resul
         hello_timeout: Some(deadline),
         definitions: args.target.service_def_dir.clone(),
         fake_backend: args.fake_backend.clone().unwrap_or_else(|| exe.clone()),
+        kind: None,
         cli: exe,
     };
     let testbed = Testbed::set_up(what, &[], &options).map_err(|e| e.to_string())?;

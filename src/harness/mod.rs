@@ -199,6 +199,7 @@ impl Harness {
                 hello_timeout: self.hello_timeout,
                 definitions: None,
                 fake_backend: self.fake_backend.unwrap_or_else(|| exe.clone()),
+                kind: None,
                 cli: exe,
             },
             what: self.what,

@@ -13,35 +13,48 @@ pub use render::render_catalogue;
 pub(crate) use spec::SpecClause;
 pub use spec::spec_clauses;
 
+use std::borrow::Cow;
+
 use crate::runner::model::ClauseInfo;
 
 /// A clause catalogue of the suite and the spec it is generated from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalogue {
     /// The spec's file name under `../shared/spec/`.
-    pub spec: &'static str,
+    pub spec: Cow<'static, str>,
     /// The catalogue's path under `conformance/`.
-    pub file: &'static str,
+    pub file: Cow<'static, str>,
 }
 
 impl Catalogue {
     /// The v1 protocol's catalogue.
     pub const V1: Self = Self {
-        spec: "v1-protocol.md",
-        file: "clauses.toml",
+        spec: Cow::Borrowed("v1-protocol.md"),
+        file: Cow::Borrowed("clauses.toml"),
     };
     /// The v2 protocol's catalogue.
     pub const V2: Self = Self {
-        spec: "v2-protocol.md",
-        file: "clauses-v2.toml",
+        spec: Cow::Borrowed("v2-protocol.md"),
+        file: Cow::Borrowed("clauses-v2.toml"),
     };
     /// Every catalogue the suite holds.
     pub const ALL: [Self; 2] = [Self::V1, Self::V2];
 
-    /// The catalogue of the spec at `spec_path` (by its file name).
-    pub fn for_spec(spec_path: &std::path::Path) -> Option<Self> {
-        let name = spec_path.file_name()?.to_str()?;
-        Self::ALL.into_iter().find(|c| c.spec == name)
+    /// The catalogue of the spec at `spec_path`: one of [`Self::ALL`] by
+    /// the spec's file name, else one named after it (`file` empty: the
+    /// suite holds none).
+    pub fn for_spec(spec_path: &std::path::Path) -> Self {
+        let name = spec_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Self::ALL
+            .into_iter()
+            .find(|c| c.spec == name)
+            .unwrap_or(Self {
+                spec: Cow::Owned(name),
+                file: Cow::Borrowed(""),
+            })
     }
 }
 

@@ -12,7 +12,7 @@ use crate::runner::model::ClauseInfo;
 
 /// The comment that opens a catalogue of `spec`'s clauses.
 fn header(catalogue: &Catalogue, with_binds: bool) -> String {
-    let spec = catalogue.spec;
+    let spec = &catalogue.spec;
     let mut text = format!(
         "\
 # The clauses of ../shared/spec/{spec}, as the suite tracks them. Written by

@@ -135,7 +135,7 @@ fn is_clause_id(id: &str) -> bool {
 fn catalogue(suite: &Suite, problems: &mut Problems) {
     if suite.clauses.is_empty() {
         problems.push(
-            Catalogue::V1.file,
+            &Catalogue::V1.file,
             "-",
             "the clause catalogue is missing or empty",
         );
@@ -148,6 +148,7 @@ fn catalogue(suite: &Suite, problems: &mut Problems) {
             true => Catalogue::V1.file,
             false => Catalogue::V2.file,
         };
+        let file = file.as_ref();
         if !is_clause_id(id) {
             problems.push(file, id, "clause id is not of the form AREA-N");
         }
