@@ -34,9 +34,8 @@ pub struct CaseRunner {
     goldens: Arc<Corpus>,
     settings: RunSettings,
     shared: Mutex<Option<Box<dyn BrokerInstance>>>,
-    socket: PathBuf,
-    event_log: Option<PathBuf>,
-    front_door: Option<FrontDoorPlaces>,
+    /// The shared broker's places, as cases see them.
+    shared_view: InstanceView,
     gate: RwLock<()>,
 }
 
@@ -67,9 +66,7 @@ impl CaseRunner {
     ) -> Result<Self, TargetError> {
         let shared = target.start()?;
         Ok(Self {
-            socket: shared.socket().to_path_buf(),
-            event_log: shared.event_log().map(PathBuf::from),
-            front_door: shared.front_door().cloned(),
+            shared_view: InstanceView::of(shared.as_ref()),
             shared: Mutex::new(Some(shared)),
             target,
             provisioner,
@@ -94,7 +91,7 @@ impl CaseRunner {
                 Need::OwnDefinitions if !caps.owns_definitions => {
                     "the runner did not write the target's definitions"
                 }
-                Need::EventLog if self.event_log.is_none() => {
+                Need::EventLog if self.shared_view.event_log.is_none() => {
                     "the broker's event log is not known to the runner"
                 }
                 Need::AuthToken if !caps.auth_tokens => {
@@ -148,12 +145,7 @@ impl CaseRunner {
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
             let auth = case.needs.contains(&Need::AuthToken);
             if !auth && !case.needs.contains(&Need::FreshBroker) {
-                let shared = SharedView {
-                    socket: &self.socket,
-                    event_log: self.event_log.as_deref(),
-                    front_door: self.front_door.as_ref(),
-                };
-                let env = self.env(&shared, None);
+                let env = self.env(&self.shared_view, None);
                 return run_case(case, &env, self.settings.trace_all);
             }
             let started = Instant::now();
@@ -169,7 +161,7 @@ impl CaseRunner {
             };
             match instance {
                 Ok(instance) => {
-                    let view = FreshView::of(instance.as_ref());
+                    let view = InstanceView::of(instance.as_ref());
                     let process = Mutex::new(instance);
                     let env = self.env(&view, Some(&process));
                     let result = run_case(case, &env, self.settings.trace_all);
@@ -213,36 +205,16 @@ impl Drop for CaseRunner {
     }
 }
 
-/// The shared broker as cases see it: its places, not the instance (which
-/// cases never signal).
-struct SharedView<'a> {
-    socket: &'a std::path::Path,
-    event_log: Option<&'a std::path::Path>,
-    front_door: Option<&'a FrontDoorPlaces>,
-}
-
-impl BrokerInstance for SharedView<'_> {
-    fn socket(&self) -> &std::path::Path {
-        self.socket
-    }
-    fn event_log(&self) -> Option<&std::path::Path> {
-        self.event_log
-    }
-    fn front_door(&self) -> Option<&FrontDoorPlaces> {
-        self.front_door
-    }
-    fn stop(&mut self) {}
-}
-
-/// A fresh broker's places, copied so the instance itself can be lent to
-/// the case's steps.
-struct FreshView {
+/// A broker's places, copied: the shared broker as cases see it (never
+/// signalled), and a fresh one's while the instance itself is lent to the
+/// case's steps.
+struct InstanceView {
     socket: PathBuf,
     event_log: Option<PathBuf>,
     front_door: Option<FrontDoorPlaces>,
 }
 
-impl FreshView {
+impl InstanceView {
     fn of(instance: &dyn BrokerInstance) -> Self {
         Self {
             socket: instance.socket().to_path_buf(),
@@ -252,7 +224,7 @@ impl FreshView {
     }
 }
 
-impl BrokerInstance for FreshView {
+impl BrokerInstance for InstanceView {
     fn socket(&self) -> &std::path::Path {
         &self.socket
     }

@@ -70,6 +70,9 @@ impl CaseRun<'_> {
 
     pub(super) fn write_identity(&mut self, spec: &IdentitySpec) -> Result<(), Failure> {
         let path = self.places()?.paths.identity_file(&spec.service);
+        if spec.fifo {
+            return self.make_fifo(&path);
+        }
         let content = match &spec.raw {
             Some(raw) => raw.clone(),
             None => {
@@ -91,6 +94,24 @@ impl CaseRun<'_> {
             format!("wrote {}: {content}", path.display()),
         );
         self.identities.insert(spec.service.clone(), content);
+        Ok(())
+    }
+
+    /// A FIFO at `path` (its directory created): a reader's open blocks.
+    fn make_fifo(&mut self, path: &std::path::Path) -> Result<(), Failure> {
+        use rustix::fs::{CWD, FileType, Mode, mknodat};
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Failure::new(format!("creating {}: {e}", dir.display())))?;
+        }
+        mknodat(CWD, path, FileType::Fifo, Mode::from_raw_mode(0o600), 0)
+            .map_err(|e| Failure::new(format!("mkfifo {}: {e}", path.display())))?;
+        self.trace.push(
+            "-",
+            "note",
+            &[],
+            format!("made the FIFO {}", path.display()),
+        );
         Ok(())
     }
 

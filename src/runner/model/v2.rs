@@ -31,6 +31,7 @@ pub struct IdentitySpec {
     /// The service (the file is `daemon-<service>.json`).
     pub service: String,
     /// `ipc_endpoint.path`.
+    #[serde(default)]
     pub pipe: String,
     /// The process it names [default: the runner].
     #[serde(default)]
@@ -44,6 +45,9 @@ pub struct IdentitySpec {
     /// The file's whole content instead (malformed files).
     #[serde(default)]
     pub raw: Option<String>,
+    /// A FIFO instead of a file: opening it for reading blocks (V2H-11).
+    #[serde(default)]
+    pub fifo: bool,
 }
 
 /// `expect_identity_files`: what the front door did to identity files (V2P-2).
