@@ -20,7 +20,7 @@ use broker_conformance::runner::{CaseRunner, RunSettings, run_cases};
 use broker_conformance::runner::{
     ColorChoice, HumanReporter, RunObserver, write_json_file, write_junit_file,
 };
-use broker_conformance::testbed::{CLI_NAME, Testbed, TestbedOptions};
+use broker_conformance::testbed::{CLI_NAME, TargetKind, Testbed, TestbedOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorArg {
@@ -32,10 +32,37 @@ pub enum ColorArg {
     Never,
 }
 
+/// The role of the broker under test: it picks the cases that bind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// A v1 broker: the v1 cases.
+    V1,
+    /// A v2-capable launching broker: the v1 and the launching cases.
+    Launching,
+    /// A v2 front door: the front-door cases (without --broker-cmd, the
+    /// reference front door `broker-conformance serve --v2 --program {program}`).
+    FrontDoor,
+}
+
+impl KindArg {
+    fn kind(self) -> TargetKind {
+        match self {
+            Self::V1 => TargetKind::V1,
+            Self::Launching => TargetKind::Launching,
+            Self::FrontDoor => TargetKind::FrontDoor,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     target: TargetArgs,
+    /// The role of the broker under test; cases binding another kind are
+    /// skipped with the reason [default: launching for the built-in
+    /// reference broker, v1 for --broker-cmd and --socket].
+    #[arg(long, value_enum)]
+    kind: Option<KindArg>,
     /// Expected failures of this implementation (strict: stale entries fail the run).
     #[arg(long, value_name = "FILE")]
     expect_fail: Option<PathBuf>,
@@ -147,6 +174,7 @@ pub fn run(args: RunArgs) -> u8 {
         hello_timeout: args.hello_timeout_ms.map(Duration::from_millis),
         definitions: args.target.service_def_dir.clone(),
         fake_backend: fake_backend_path(args.fake_backend.as_deref()),
+        kind: args.kind.map(KindArg::kind),
         cli: std::env::current_exe().unwrap_or_else(|_| PathBuf::from(CLI_NAME)),
     };
     let testbed = match Testbed::set_up(&what, &suite.services, &options) {

@@ -165,6 +165,7 @@ fn start(args: &StressArgs, what: &BrokerUnderTest, deadline: Duration) -> Resul
         hello_timeout: Some(deadline),
         definitions: args.target.service_def_dir.clone(),
         fake_backend: args.fake_backend.clone().unwrap_or_else(|| exe.clone()),
+        kind: None,
         cli: exe,
     };
     let services = fault_services();

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 use libtest_mimic::{Arguments, Completion, Conclusion, Failed, Trial};
 
-pub use crate::testbed::BrokerUnderTest;
+pub use crate::testbed::{BrokerUnderTest, TargetKind};
 pub use roles::Role;
 
 use crate::golden::Corpus;
@@ -86,6 +86,8 @@ pub struct Harness {
     hello_timeout: Option<Duration>,
     suite_dir: Option<PathBuf>,
     fake_backend: Option<PathBuf>,
+    cli: Option<PathBuf>,
+    kind: Option<TargetKind>,
     filters: Vec<String>,
 }
 
@@ -99,6 +101,8 @@ impl Harness {
             hello_timeout: None,
             suite_dir: None,
             fake_backend: None,
+            cli: None,
+            kind: None,
             filters: Vec::new(),
         }
     }
@@ -158,6 +162,25 @@ impl Harness {
         self
     }
 
+    /// Judges the broker as this kind: its cases run, the others are
+    /// ignored with the reason [default: launching for the built-in
+    /// reference broker, v1 otherwise]. [`TargetKind::FrontDoor`] with
+    /// [`Harness::built_in`] starts the reference front door from the CLI
+    /// (see [`Harness::cli`]).
+    pub fn kind(mut self, kind: TargetKind) -> Self {
+        self.kind = Some(kind);
+        self
+    }
+
+    /// The `broker-conformance` executable: it runs the reference front
+    /// door (`serve --v2`) and peers of another uid [default: this test
+    /// binary, which plays only the peer]. In an integration test:
+    /// `env!("CARGO_BIN_EXE_broker-conformance")`.
+    pub fn cli(mut self, exe: impl Into<PathBuf>) -> Self {
+        self.cli = Some(exe.into());
+        self
+    }
+
     /// Runs as a libtest harness with this process's arguments; plays
     /// its [`Role`] instead when invoked under a role's name.
     pub fn run_libtest(self) -> ExitCode {
@@ -199,7 +222,8 @@ impl Harness {
                 hello_timeout: self.hello_timeout,
                 definitions: None,
                 fake_backend: self.fake_backend.unwrap_or_else(|| exe.clone()),
-                cli: exe,
+                kind: self.kind,
+                cli: self.cli.unwrap_or(exe),
             },
             what: self.what,
             filters: self.filters,

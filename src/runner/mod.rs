@@ -11,7 +11,7 @@ pub(crate) mod model;
 pub(crate) mod report;
 pub(crate) mod suite;
 
-pub use catalogue::{regenerate, render_catalogue, spec_clauses};
+pub use catalogue::{Catalogue, regenerate, render_catalogue, spec_clauses};
 pub use coverage::coverage;
 pub use expected::load_expected;
 pub use lint::lint_suite;

@@ -1,11 +1,12 @@
 //! Loading the suite: `conformance/cases/*.toml`, `retired.toml`,
-//! `services.toml` and `clauses.toml`, from a directory or from the copy
-//! embedded in the binary.
+//! `services.toml`, `clauses.toml` and `clauses-v2.toml`, from a directory
+//! or from the copy embedded in the binary.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::catalogue::Catalogue;
 use super::model::{Case, CaseFile, ClauseInfo, ClausesFile, ServiceSpec, ServicesFile, Tombstone};
 
 /// The suite's files, by path relative to `conformance/`.
@@ -45,7 +46,7 @@ pub struct Suite {
     pub retired: Vec<Tombstone>,
     /// Services provisioned before a run.
     pub services: Vec<ServiceSpec>,
-    /// The spec's clauses.
+    /// The specs' clauses (v1, then v2).
     pub clauses: Vec<ClauseInfo>,
     /// Raw files, by relative path (for expected-failure lists and docs).
     pub files: BTreeMap<String, Vec<u8>>,
@@ -161,8 +162,10 @@ impl Suite {
                 suite.retired = parse_case_file(path, bytes)?.retired;
             } else if path == "services.toml" {
                 suite.services = parse::<ServicesFile>(path, bytes)?.services;
-            } else if path == "clauses.toml" {
-                suite.clauses = parse::<ClausesFile>(path, bytes)?.clauses;
+            } else if Catalogue::ALL.iter().any(|c| c.file == path.as_str()) {
+                suite
+                    .clauses
+                    .extend(parse::<ClausesFile>(path, bytes)?.clauses);
             }
         }
         suite.files = files;

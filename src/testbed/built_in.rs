@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::target::{BrokerInstance, Target, TargetCaps, TargetError, TargetInfo, TargetProfile};
+use super::target::{
+    BrokerInstance, Target, TargetCaps, TargetError, TargetInfo, TargetKind, TargetProfile,
+};
 use crate::broker::EmbeddedBroker;
 
 /// How long a stopping embedded broker may take to drain.
@@ -16,16 +18,21 @@ pub struct BuiltInTarget {
 }
 
 impl BuiltInTarget {
-    /// Brokers reading `definitions`, with this Hello deadline.
-    pub fn new(definitions: &Path, hello_timeout: Duration) -> Self {
+    /// Brokers reading `definitions`, with this Hello deadline, judged as
+    /// `kind` (a launching broker, or a v1 broker for the v1 cases alone).
+    pub fn new(definitions: &Path, hello_timeout: Duration, kind: TargetKind) -> Self {
         Self {
             profile: TargetProfile {
+                kind,
                 definitions: definitions.to_path_buf(),
                 hello_timeout,
                 caps: TargetCaps {
                     fresh_brokers: true,
                     auth_tokens: true,
                     owns_definitions: true,
+                    start_options: false,
+                    // TODO(v2): true once the embedded broker serves `--http-port`.
+                    http_surface: false,
                 },
             },
         }

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use super::target::{BrokerInstance, Target, TargetCaps, TargetError, TargetInfo, TargetProfile};
+use super::target::{
+    BrokerInstance, Target, TargetCaps, TargetError, TargetInfo, TargetKind, TargetProfile,
+};
 
 /// A broker already running at a socket, reading a known definition directory.
 pub struct EndpointTarget {
@@ -18,17 +20,26 @@ pub struct EndpointTarget {
 
 impl EndpointTarget {
     /// The broker at `socket` reading `definitions`.
-    pub fn new(socket: &Path, definitions: &Path, hello_timeout: Duration, label: &str) -> Self {
+    pub fn new(
+        socket: &Path,
+        definitions: &Path,
+        hello_timeout: Duration,
+        label: &str,
+        kind: TargetKind,
+    ) -> Self {
         Self {
             socket: socket.to_path_buf(),
             label: label.to_owned(),
             profile: TargetProfile {
+                kind,
                 definitions: definitions.to_path_buf(),
                 hello_timeout,
                 caps: TargetCaps {
                     fresh_brokers: false,
                     auth_tokens: false,
                     owns_definitions: false,
+                    start_options: false,
+                    http_surface: kind == TargetKind::Launching,
                 },
             },
             started: AtomicBool::new(false),

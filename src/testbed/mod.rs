@@ -6,6 +6,9 @@
 //!   running ([`EndpointTarget`]), each stating its [`TargetProfile`];
 //! - provisioning: fake-backend installations and the service definitions
 //!   of `conformance/services.toml` ([`Provisioner`], [`ServiceSpec`]);
+//! - v2: front doors started from a command with `{program}` and spec
+//!   §13's environment ([`Layout`], [`FrontDoorPlaces`]), and the identity
+//!   files they read ([`identity_json`]);
 //! - set-up: a [`Testbed`] for a [`BrokerUnderTest`], in a short private
 //!   scratch directory.
 
@@ -13,15 +16,21 @@ mod built_in;
 mod command;
 mod command_line;
 mod endpoint;
+mod front_door;
+mod identity;
 mod provision;
 mod services;
 mod setup;
 mod target;
 
 pub use built_in::BuiltInTarget;
-pub use command::CommandTarget;
+pub(crate) use command::wait_within;
+pub use command::{CommandSetup, CommandTarget};
 pub use command_line::split_command;
 pub use endpoint::EndpointTarget;
+pub use front_door::{FrontDoorPlaces, Layout, SUITE_PROGRAM};
+pub(crate) use front_door::{send_signal, wait_until_bound};
+pub use identity::{IdentityEditError, IdentityFacts, identity_json};
 pub use provision::{ProvisionError, Provisioner, private_dir};
 pub use services::ServiceSpec;
 pub use setup::{
@@ -29,5 +38,6 @@ pub use setup::{
     Testbed, TestbedError, TestbedOptions,
 };
 pub use target::{
-    BrokerInstance, STARTUP_TIMEOUT, Target, TargetCaps, TargetError, TargetInfo, TargetProfile,
+    BrokerInstance, STARTUP_TIMEOUT, StartOptions, Target, TargetCaps, TargetError, TargetInfo,
+    TargetKind, TargetProfile,
 };

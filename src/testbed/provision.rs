@@ -179,6 +179,9 @@ impl Provisioner {
             labels: spec.labels.clone(),
         };
         let files = spec.files.clone().unwrap_or_else(|| vec!["v1".into()]);
+        if spec.http_server && !files.iter().any(|f| f == "v2") {
+            return Err(bad("http_server = true needs files = [\"v2\"]".into()));
+        }
         let mut written = Vec::new();
         for generation in files {
             let (name, bytes) = match generation.as_str() {
@@ -196,7 +199,7 @@ impl Provisioner {
                         min_version: definition.min_version.clone(),
                         version_allow_list: definition.version_allow_list.clone(),
                         labels: definition.labels.clone(),
-                        http_server: None,
+                        http_server: spec.http_server.then(v2::HttpServerCapability::default),
                     };
                     (
                         format!("{}.servicedef.v2", spec.service),

@@ -17,7 +17,8 @@ pub struct ServiceSpec {
     /// version [default: from the service name, else `echo`].
     #[serde(default)]
     pub behavior: Option<String>,
-    /// Which files to write: `v1`, `v2` or both [default: `v1`].
+    /// Which files to write: `v1` (`<service>.servicedef`), `v2`
+    /// (`<service>.servicedef.v2`) or both [default: `v1`].
     #[serde(default)]
     pub files: Option<Vec<String>>,
     /// `min_version`.
@@ -43,6 +44,10 @@ pub struct ServiceSpec {
     /// or `outside` (a per_version_binary_dir that does not contain it).
     #[serde(default)]
     pub binary: Option<String>,
+    /// The v2 file declares `http_server` (field 10, an empty message: the
+    /// two bytes `52 00`; v2 spec §6). Only `v2` files can.
+    #[serde(default)]
+    pub http_server: bool,
     /// Raw file contents (hex) instead of a definition, for broken files.
     #[serde(default)]
     pub raw_hex: Option<String>,

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::built_in::BuiltInTarget;
-use super::command::CommandTarget;
+use super::command::{CommandSetup, CommandTarget};
 use super::endpoint::EndpointTarget;
 use super::provision::{ProvisionError, Provisioner, private_dir};
 use super::services::ServiceSpec;
-use super::target::{Target, TargetError};
+use super::target::{Target, TargetError, TargetKind};
 
 /// The Hello deadline given to the built-in broker (FRM-9 cases wait it out).
 pub const BUILT_IN_HELLO_TIMEOUT: Duration = Duration::from_millis(1000);
@@ -77,6 +77,15 @@ impl BrokerUnderTest {
         }
     }
 
+    /// The kind assumed when none is given: the built-in reference broker
+    /// is a launching broker; any other broker is judged as v1.
+    pub fn default_kind(&self) -> TargetKind {
+        match self {
+            Self::BuiltIn => TargetKind::Launching,
+            Self::Command { .. } | Self::Endpoint { .. } => TargetKind::V1,
+        }
+    }
+
     /// The name reports use when none is given: `reference`, the command's
     /// program, or `endpoint`.
     pub fn default_label(&self) -> String {
@@ -105,6 +114,10 @@ pub struct TestbedOptions {
     /// The executable installed as every service's backend: a
     /// `fake-backend`, or a program that runs as one when so named.
     pub fake_backend: PathBuf,
+    /// The role the brokers play [default: [`BrokerUnderTest::default_kind`]];
+    /// [`TargetKind::FrontDoor`] with [`BrokerUnderTest::BuiltIn`] starts
+    /// the reference front door (`<cli> serve --v2 --program {program}`).
+    pub kind: Option<TargetKind>,
     /// The executable that, named `broker-conformance`, is the CLI: steps
     /// run as another uid start it (`hello`) from a directory that uid can
     /// enter, whatever the modes of the directories it is installed in.
@@ -176,20 +189,31 @@ impl Testbed {
             .label
             .clone()
             .unwrap_or_else(|| what.default_label());
+        let kind = options.kind.unwrap_or_else(|| what.default_kind());
+        let setup = CommandSetup {
+            label: &label,
+            root: scratch.path(),
+            definitions: &definitions,
+            hello_timeout,
+            kind,
+            is_reference: *what == BrokerUnderTest::BuiltIn,
+        };
         let target: Arc<dyn Target> = match what {
-            BrokerUnderTest::BuiltIn => Arc::new(BuiltInTarget::new(&definitions, hello_timeout)),
-            BrokerUnderTest::Command { template } => Arc::new(CommandTarget::new(
-                template,
-                &label,
-                scratch.path(),
-                &definitions,
-                hello_timeout,
-            )?),
+            BrokerUnderTest::BuiltIn if kind == TargetKind::FrontDoor => {
+                Arc::new(reference_front_door(&options.cli, &setup)?)
+            }
+            BrokerUnderTest::BuiltIn => {
+                Arc::new(BuiltInTarget::new(&definitions, hello_timeout, kind))
+            }
+            BrokerUnderTest::Command { template } => {
+                Arc::new(CommandTarget::with_setup(template, &setup)?)
+            }
             BrokerUnderTest::Endpoint { socket, .. } => Arc::new(EndpointTarget::new(
                 socket,
                 &definitions,
                 hello_timeout,
                 &label,
+                kind,
             )),
         };
         let (peer_dir, peer_cli) =
@@ -225,6 +249,28 @@ impl Testbed {
     pub fn keep(self) -> PathBuf {
         self.scratch.keep()
     }
+}
+
+/// The reference front door as a command target: this crate's CLI,
+/// `serve --v2 --program {program}` (v2 spec §13's options).
+fn reference_front_door(
+    cli: &Path,
+    setup: &CommandSetup<'_>,
+) -> Result<CommandTarget, TargetError> {
+    let args: Vec<String> = [
+        cli.to_string_lossy().as_ref(),
+        "serve",
+        "--v2",
+        "--program",
+        "{program}",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    CommandTarget::from_args(
+        &format!("{CLI_NAME} serve --v2 --program {{program}}"),
+        args,
+        setup,
+    )
 }
 
 /// A directory anyone may enter (0755) holding `exe` as `broker-conformance`

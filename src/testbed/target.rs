@@ -3,9 +3,12 @@
 //! says, in one [`TargetProfile`], what it can do.
 
 use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use super::front_door::FrontDoorPlaces;
 
 /// How long a started broker may take before its socket accepts.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -36,9 +39,12 @@ pub enum TargetError {
     /// The target cannot start a broker that requires an auth token.
     #[error("this target cannot configure auth tokens")]
     NoAuthTokens,
-    /// The instance is not a process the runner started.
-    #[error("this broker is not a process the runner started: it cannot be killed and restarted")]
-    NoRestart,
+    /// The target cannot add arguments or environment to a broker's start.
+    #[error("this target cannot start a broker with extra arguments or environment")]
+    NoStartOptions,
+    /// The broker is not a process the runner started.
+    #[error("the broker is not a process the runner started")]
+    NotAProcess,
 }
 
 /// One running broker.
@@ -47,6 +53,21 @@ pub trait BrokerInstance: Send + Sync {
     fn socket(&self) -> &Path;
     /// Its lifecycle event log, when the runner knows it.
     fn event_log(&self) -> Option<&Path>;
+    /// A front door's places (v2), for front doors.
+    fn front_door(&self) -> Option<&FrontDoorPlaces> {
+        None
+    }
+    /// Sends `signal` (if any) to its process and waits up to `within` for
+    /// it to exit: its exit status, `None` when it did not exit in time (it
+    /// is then killed). Only for brokers that are processes the runner started.
+    fn signal_and_wait(
+        &mut self,
+        signal: Option<rustix::process::Signal>,
+        within: Duration,
+    ) -> Result<Option<ExitStatus>, TargetError> {
+        let _ = (signal, within);
+        Err(TargetError::NotAProcess)
+    }
     /// Stops it (waiting for it), unless it belongs to someone else.
     fn stop(&mut self);
     /// Its process id, when it is a process the runner started (the
@@ -58,7 +79,24 @@ pub trait BrokerInstance: Send + Sync {
     /// and starts it again on the same socket path, returning once the
     /// socket accepts (SEC-6's stale-socket take-over).
     fn kill_and_restart(&mut self) -> Result<(), TargetError> {
-        Err(TargetError::NoRestart)
+        Err(TargetError::NotAProcess)
+    }
+}
+
+/// Arguments and environment added to a broker's command line for one
+/// start (cases that start their broker with options, e.g. `--http-port`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartOptions {
+    /// Appended to the command's arguments.
+    pub args: Vec<String>,
+    /// Set in its environment (after the runner's own variables).
+    pub env: Vec<(String, String)>,
+}
+
+impl StartOptions {
+    /// True when it adds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty() && self.env.is_empty()
     }
 }
 
@@ -71,12 +109,43 @@ pub struct TargetCaps {
     pub auth_tokens: bool,
     /// The runner wrote the definitions its brokers read and may change them.
     pub owns_definitions: bool,
+    /// [`Target::start_with`] adds arguments and environment to a fresh broker.
+    pub start_options: bool,
+    /// Its launching brokers serve the v2 HTTP surface and control RPCs
+    /// (V2W, V2R) when started with `--http-port`.
+    pub http_surface: bool,
 }
 
-/// The facts every target states: its brokers' definition directory,
-/// their Hello deadline (FRM-9), and its capabilities.
+/// Which protocol role the brokers of a target play (v2 spec §0): it picks
+/// the cases that bind them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetKind {
+    /// A v1 broker: the v1 cases.
+    V1,
+    /// A v2-capable launching broker: the v1 cases and the launching cases.
+    Launching,
+    /// A v2 front door: the front-door cases.
+    FrontDoor,
+}
+
+impl TargetKind {
+    /// The name `run --kind` and reports use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::V1 => "v1",
+            Self::Launching => "launching",
+            Self::FrontDoor => "front-door",
+        }
+    }
+}
+
+/// The facts every target states: its kind, its brokers' definition
+/// directory, their Hello deadline (FRM-9), and its capabilities.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetProfile {
+    /// The role its brokers play.
+    pub kind: TargetKind,
     /// The service definition directory its brokers read.
     pub definitions: PathBuf,
     /// The Hello deadline its brokers apply (FRM-9).
@@ -98,5 +167,22 @@ pub trait Target: Send + Sync {
     fn start_requiring_token(&self, token: &[u8]) -> Result<Box<dyn BrokerInstance>, TargetError> {
         let _ = token;
         Err(TargetError::NoAuthTokens)
+    }
+    /// Starts a fresh broker with `extra` arguments and environment.
+    fn start_with(&self, extra: &StartOptions) -> Result<Box<dyn BrokerInstance>, TargetError> {
+        match extra.is_empty() {
+            true => self.start(),
+            false => Err(TargetError::NoStartOptions),
+        }
+    }
+    /// Spawns one more front door process in `places` with `extra` (a
+    /// second start, a stale-socket takeover), for front-door targets.
+    fn spawn_front_door(
+        &self,
+        places: &FrontDoorPlaces,
+        extra: &StartOptions,
+    ) -> Result<Child, TargetError> {
+        let _ = (places, extra);
+        Err(TargetError::NotAProcess)
     }
 }

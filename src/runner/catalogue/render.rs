@@ -1,36 +1,56 @@
-//! Writing `conformance/clauses.toml`: one `[[clause]]` table per clause,
+//! Writing a clause catalogue (`conformance/clauses.toml`,
+//! `conformance/clauses-v2.toml`): one `[[clause]]` table per clause,
 //! every line at most [`MAX_COLUMNS`] wide. A string too long for its line
 //! becomes a multi-line basic string whose lines end in `\` (TOML trims the
 //! line break and the next line's indent), so the value is unchanged.
 
 use std::fmt::Write as _;
 
+use super::Catalogue;
 use crate::runner::lint::layout::MAX_COLUMNS;
 use crate::runner::model::ClauseInfo;
 
-/// The comment that opens the catalogue.
-const HEADER: &str = "\
-# The clauses of ../shared/spec/v1-protocol.md, as the suite tracks them. Written by
-#   broker-conformance clauses --spec ../shared/spec/v1-protocol.md
+/// The comment that opens a catalogue of `spec`'s clauses.
+fn header(catalogue: &Catalogue, with_binds: bool) -> String {
+    let spec = &catalogue.spec;
+    let mut text = format!(
+        "\
+# The clauses of ../shared/spec/{spec}, as the suite tracks them. Written by
+#   broker-conformance clauses --spec ../shared/spec/{spec}
 # from the spec's clause tables: id, level and rule come from the spec (the rule is the
 # row's text without Markdown: code-span backticks and ** dropped, \\| read as |, and a
 # Condition | Reply row joined by \" — \"). Edit only `observable` and `why` here; the
 # generator keeps them. tests/conformance_catalogue.rs checks the file is up to date.
 # `coverage` fails when an observable MUST clause has no case. A clause that
 # cannot be observed from outside a broker says why, and where else it is proved.
-";
+"
+    );
+    if with_binds {
+        text.push_str(
+            "\
+# `binds` comes from the spec too: the kinds of implementation the clause binds (front-door,
+# launching, client, writer), read from its section's \"Applies to\" paragraph.
+",
+        );
+    }
+    text
+}
 
 /// Indent of a continued string's lines.
 const INDENT: &str = "  ";
 
 /// The catalogue file for `clauses`, in their order.
-pub fn render_catalogue(clauses: &[ClauseInfo]) -> String {
-    let mut out = String::from(HEADER);
+pub fn render_catalogue(catalogue: &Catalogue, clauses: &[ClauseInfo]) -> String {
+    let mut out = header(catalogue, clauses.iter().any(|c| !c.binds.is_empty()));
     for clause in clauses {
         out.push_str("\n[[clause]]\n");
         out.push_str(&string_entry("id", &clause.id));
         out.push_str(&string_entry("level", &clause.level.to_string()));
         out.push_str(&string_entry("rule", &clause.rule));
+        if !clause.binds.is_empty() {
+            let kinds: Vec<String> = clause.binds.iter().map(|k| format!("\"{k}\"")).collect();
+            let _ = writeln!(out, "binds = [{}]", kinds.join(", "));
+        }
         if !clause.observable {
             out.push_str("observable = false\n");
         }
@@ -146,6 +166,7 @@ mod tests {
             id: id.to_owned(),
             level: Level::Must,
             rule: rule.to_owned(),
+            binds: Vec::new(),
             observable: why.is_none(),
             why: why.map(str::to_owned),
         }
@@ -159,7 +180,10 @@ mod tests {
 
     #[test]
     fn a_short_clause_is_one_line_a_key() {
-        let text = render_catalogue(&[clause("FRM-1", "The header is 5 bytes.", None)]);
+        let text = render_catalogue(
+            &Catalogue::V1,
+            &[clause("FRM-1", "The header is 5 bytes.", None)],
+        );
         assert!(
             text.ends_with(
                 "\n[[clause]]\nid = \"FRM-1\"\nlevel = \"MUST\"\nrule = \"The header is 5 bytes.\"\n"
@@ -186,7 +210,7 @@ mod tests {
             clause("A-4", &format!("{words}\"\"\" three quotes"), Some(&words)),
             clause("A-5", &format!("{}é…{words}", "é".repeat(130)), None),
         ];
-        let text = render_catalogue(&clauses);
+        let text = render_catalogue(&Catalogue::V1, &clauses);
         for line in text.lines() {
             assert!(line.chars().count() <= MAX_COLUMNS, "too wide: {line}");
         }
@@ -196,7 +220,7 @@ mod tests {
     #[test]
     fn a_continued_string_breaks_after_spaces() {
         let rule = "alpha ".repeat(40);
-        let text = render_catalogue(&[clause("A-1", rule.trim_end(), None)]);
+        let text = render_catalogue(&Catalogue::V1, &[clause("A-1", rule.trim_end(), None)]);
         let body: Vec<&str> = text
             .lines()
             .skip_while(|l| !l.starts_with("rule = \"\"\"\\"))

@@ -5,12 +5,14 @@
 //! else changed: code-span backticks are dropped (their content is kept
 //! as written), `**` emphasis is dropped outside code spans, `\|` reads as
 //! `|`, and a row with more than one text column (`| Condition | Reply |`)
-//! joins them with ` — `.
+//! joins them with ` — `. Each clause also records the kinds it binds
+//! (v2), from its section's "Applies to:" paragraph ([`Applies`]).
 
 use serde::Deserialize as _;
 use serde::de::IntoDeserializer as _;
 
-use crate::runner::model::Level;
+use super::applies::{Applies, MARKER};
+use crate::runner::model::{ClauseKind, Level};
 
 /// One row of a clause table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +23,8 @@ pub struct SpecClause {
     pub level: Level,
     /// Its rule, as the spec states it, without Markdown.
     pub rule: String,
+    /// The kinds it binds (empty for a spec without "Applies to" paragraphs).
+    pub binds: Vec<ClauseKind>,
 }
 
 /// A clause table row that cannot be read.
@@ -60,8 +64,23 @@ pub enum SpecError {
 pub fn spec_clauses(markdown: &str) -> Result<Vec<SpecClause>, SpecError> {
     let mut clauses: Vec<(usize, SpecClause)> = Vec::new();
     let mut in_table = false;
-    for (index, line) in markdown.lines().enumerate() {
+    let mut applies = Applies::default();
+    // A spec without any "Applies to" paragraph (v1) binds no kinds.
+    let mut has_applies = false;
+    let lines: Vec<&str> = markdown.lines().collect();
+    for (index, line) in lines.iter().enumerate() {
         let number = index + 1;
+        if line.starts_with('#') {
+            applies = Applies::default();
+        } else if line.starts_with(MARKER) {
+            let paragraph: Vec<&str> = lines[index..]
+                .iter()
+                .take_while(|l| !l.trim().is_empty())
+                .copied()
+                .collect();
+            applies = Applies::parse(&paragraph.join(" "));
+            has_applies = true;
+        }
         let Some(cells) = table_cells(line) else {
             in_table = false;
             continue;
@@ -100,7 +119,19 @@ pub fn spec_clauses(markdown: &str) -> Result<Vec<SpecClause>, SpecError> {
             return Err(SpecError::NoRule { line: number, id });
         }
         let rule = texts.join(" — ");
-        clauses.push((number, SpecClause { id, level, rule }));
+        let binds = match has_applies {
+            true => applies.kinds_of(&id, &rule),
+            false => Vec::new(),
+        };
+        clauses.push((
+            number,
+            SpecClause {
+                id,
+                level,
+                rule,
+                binds,
+            },
+        ));
     }
     Ok(clauses.into_iter().map(|(_, clause)| clause).collect())
 }
@@ -156,6 +187,7 @@ mod tests {
             id: id.to_owned(),
             level,
             rule: rule.to_owned(),
+            binds: Vec::new(),
         }
     }
 

@@ -4,15 +4,18 @@
 //!
 //! By step family: `wire` (connections, sends, replies), `backend`
 //! (fake backends, parallel Hellos), `broker` (the broker's files,
-//! process and event log).
+//! process and event log), `v2` (identity files, the HTTP surface, a
+//! front door's lifecycle).
 
 mod backend;
 mod broker;
+mod v2;
 mod wire;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::conn::{Conn, Trace};
@@ -20,7 +23,7 @@ use super::judge::{Failure, Judgement};
 use super::matching::Captures;
 use super::model::{Case, CaseResult, ConnName, Level, Step, Verdict};
 use crate::golden::Corpus;
-use crate::testbed::Provisioner;
+use crate::testbed::{BrokerInstance, FrontDoorPlaces, Provisioner, Target};
 
 /// Default bound on waiting for a reply or a close.
 pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(10);
@@ -31,6 +34,12 @@ pub(crate) struct CaseEnv<'a> {
     pub socket: PathBuf,
     /// The broker's event log, when known.
     pub event_log: Option<PathBuf>,
+    /// A front door's places (v2), for front-door targets.
+    pub front_door: Option<FrontDoorPlaces>,
+    /// The case's own broker process, for cases with a fresh broker.
+    pub process: Option<&'a Mutex<Box<dyn BrokerInstance>>>,
+    /// The target (to start more front doors).
+    pub target: &'a dyn Target,
     /// Installations and definitions.
     pub provisioner: &'a Provisioner,
     /// The golden corpus.
@@ -58,6 +67,12 @@ struct CaseRun<'a> {
     ref_misses: Vec<String>,
     restores: Vec<Restore>,
     tmp: tempfile::TempDir,
+    /// Raw TCP connections to the HTTP surface, by name.
+    tcp: BTreeMap<String, std::net::TcpStream>,
+    /// Front doors a step started and kept (killed when the case ends).
+    started: Vec<std::process::Child>,
+    /// Identity files written, by service: their content.
+    identities: BTreeMap<String, String>,
 }
 
 /// Runs one case; never panics on anything the broker does.
@@ -76,9 +91,13 @@ pub(crate) fn run_case(case: &Case, env: &CaseEnv<'_>, keep_trace: bool) -> Case
                 ref_misses: Vec::new(),
                 restores: Vec::new(),
                 tmp,
+                tcp: BTreeMap::new(),
+                started: Vec::new(),
+                identities: BTreeMap::new(),
             };
             let result = run.steps(&case.steps);
             run.restore();
+            run.stop_started();
             (result, run.trace, run.ref_misses)
         });
     let (verdict, message, detail, trace) = match outcome {
@@ -174,6 +193,15 @@ impl CaseRun<'_> {
                 std::thread::sleep(Duration::from_millis(*ms));
                 Ok(())
             }
+            Step::WriteIdentity(spec) => self.write_identity(spec),
+            Step::ExpectIdentityFiles(spec) => self.expect_identity_files(spec),
+            Step::ExpectHttp(spec) => self.expect_http(spec),
+            Step::TcpSend(spec) => self.tcp_send(spec),
+            Step::ExpectTcpReply(spec) => self.expect_tcp_reply(spec),
+            Step::ExpectHttpPortFile(spec) => self.expect_http_port_file(spec),
+            Step::StartFrontDoor(spec) => self.start_front_door(spec),
+            Step::Signal(spec) => self.signal(spec),
+            Step::ExpectExit(spec) => self.expect_exit(spec),
         }
     }
 
@@ -218,6 +246,14 @@ impl CaseRun<'_> {
         self.captures.extend(judgement.captures);
         self.ref_misses.extend(judgement.ref_misses);
         failure.map_or(Ok(()), Err)
+    }
+
+    /// Stops the front doors steps started and kept.
+    fn stop_started(&mut self) {
+        for child in self.started.drain(..) {
+            let _ = crate::testbed::send_signal(child.id(), rustix::process::Signal::TERM);
+            let _ = crate::testbed::wait_within(child, Duration::from_secs(2));
+        }
     }
 
     fn restore(&mut self) {

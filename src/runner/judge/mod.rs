@@ -3,6 +3,7 @@
 //! [`Judgement`]. Each judge is a pure function with unit tests of its own.
 
 pub(crate) mod event_log;
+pub(crate) mod http;
 pub(crate) mod records;
 pub(crate) mod reply;
 
@@ -10,6 +11,7 @@ use super::matching::{Actual, Captures, check};
 use super::model::Matcher;
 
 pub(crate) use event_log::judge_event_log;
+pub(crate) use http::{HttpResponse, discovery_address, judge_http};
 pub(crate) use records::judge_records;
 pub(crate) use reply::judge_reply;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use super::steps::StepLint;
 use super::{CaseSink, Context, Problems, is_case_id};
-use crate::runner::model::{Case, Level, Step};
+use crate::runner::model::{Binds, Case, ClauseKind, Level, Need, Step};
 
 /// Longest summary, in characters.
 pub(super) const MAX_SUMMARY_CHARS: usize = 140;
@@ -84,12 +84,42 @@ fn metadata(ctx: &Context<'_>, stem: &str, case: &Case, sink: &mut CaseSink<'_>)
             }
         ));
     }
+    binds(ctx, case, sink);
     summary(&case.summary, sink);
     let mut needs = BTreeSet::new();
     for need in &case.needs {
         if !needs.insert(need) {
             sink.add(format!("needs {need:?} twice"));
         }
+    }
+}
+
+/// A case binds a kind every v2 clause it cites binds (v2 spec §0), and
+/// only a case with a fresh broker adds to that broker's start.
+fn binds(ctx: &Context<'_>, case: &Case, sink: &mut CaseSink<'_>) {
+    for clause in case.clauses.iter().filter_map(|id| ctx.suite.clause(id)) {
+        if clause.binds.is_empty() {
+            continue;
+        }
+        let kind = case.binds.map(|b| match b {
+            Binds::FrontDoor => ClauseKind::FrontDoor,
+            Binds::Launching => ClauseKind::Launching,
+        });
+        if !kind.is_some_and(|k| clause.binds.contains(&k)) {
+            let kinds: Vec<&str> = clause.binds.iter().map(|k| k.name()).collect();
+            sink.add(format!(
+                "cites {}, which binds {}: say so with binds = \"{}\"",
+                clause.id,
+                kinds.join(" and "),
+                kinds.first().copied().unwrap_or("front-door")
+            ));
+        }
+    }
+    let adds = !case.broker_args.is_empty() || !case.broker_env.is_empty();
+    if adds && !case.needs.contains(&Need::FreshBroker) {
+        sink.add(
+            "broker_args and broker_env apply to a fresh broker: add needs = [\"fresh-broker\"]",
+        );
     }
 }
 

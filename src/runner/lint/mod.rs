@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::golden::Corpus;
+use crate::runner::catalogue::Catalogue;
 use crate::runner::model::CaseFile;
 use crate::runner::suite::{Suite, SuiteError};
 
@@ -132,25 +133,34 @@ fn is_clause_id(id: &str) -> bool {
 }
 
 fn catalogue(suite: &Suite, problems: &mut Problems) {
-    const FILE: &str = "clauses.toml";
     if suite.clauses.is_empty() {
-        problems.push(FILE, "-", "the clause catalogue is missing or empty");
+        problems.push(
+            &Catalogue::V1.file,
+            "-",
+            "the clause catalogue is missing or empty",
+        );
     }
     let mut seen = BTreeSet::new();
     for clause in &suite.clauses {
         let id = clause.id.as_str();
+        // Only v2 clauses bind kinds (the generator reads them off the v2 spec).
+        let file = match clause.binds.is_empty() {
+            true => Catalogue::V1.file,
+            false => Catalogue::V2.file,
+        };
+        let file = file.as_ref();
         if !is_clause_id(id) {
-            problems.push(FILE, id, "clause id is not of the form AREA-N");
+            problems.push(file, id, "clause id is not of the form AREA-N");
         }
         if !seen.insert(id) {
-            problems.push(FILE, id, "clause listed twice");
+            problems.push(file, id, "clause listed twice");
         }
         if clause.rule.trim().is_empty() {
-            problems.push(FILE, id, "rule is empty");
+            problems.push(file, id, "rule is empty");
         }
         if !clause.observable && clause.why.as_deref().is_none_or(|w| w.trim().is_empty()) {
             problems.push(
-                FILE,
+                file,
                 id,
                 "an unobservable clause must say why (and where else it is proved)",
             );

@@ -21,6 +21,8 @@ pub(super) struct Scope {
     connections: BTreeSet<ConnName>,
     /// Names captured by `expect_reply.capture`.
     captures: BTreeSet<String>,
+    /// Raw TCP connections opened by `tcp_send`.
+    tcp: BTreeSet<String>,
 }
 
 impl Scope {
@@ -137,7 +139,28 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
             Step::ChmodDefinitions(_)
             | Step::ExpectSocketModes(_)
             | Step::ExpectStopped(_)
-            | Step::PauseMs(_) => {}
+            | Step::PauseMs(_)
+            | Step::WriteIdentity(_)
+            | Step::ExpectIdentityFiles(_)
+            | Step::ExpectHttp(_)
+            | Step::ExpectHttpPortFile(_)
+            | Step::StartFrontDoor(_)
+            | Step::Signal(_)
+            | Step::ExpectExit(_) => {}
+            Step::TcpSend(send) => {
+                scope.tcp.insert(send.on.clone());
+            }
+            Step::ExpectTcpReply(reply) => {
+                if !scope.tcp.contains(&reply.on) {
+                    self.add(
+                        at,
+                        format!(
+                            "TCP connection {:?} is not opened by an earlier tcp_send",
+                            reply.on
+                        ),
+                    );
+                }
+            }
             Step::ExpectEventLog(log) => {
                 for kind in &log.kinds {
                     if crate::proto::v1::EventKind::from_str_name(kind).is_none() {

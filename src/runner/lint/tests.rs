@@ -816,3 +816,78 @@ fn modes_counts_and_codes_are_checked() {
         "cases/hel.toml: hel.every-feature: step 19: also_accept: \"RATE_LIMITED\" is no ErrorCode value",
     );
 }
+
+const V2_CLAUSES: &str = r#"
+[[clause]]
+id = "V2L-1"
+level = "MUST"
+rule = "singleton"
+binds = ["front-door"]
+
+[[clause]]
+id = "V2W-14"
+level = "REF"
+rule = "discovery file"
+binds = ["launching"]
+"#;
+
+const V2L: &str = r#"
+[[case]]
+id = "v2l.second-start"
+clauses = ["V2L-1"]
+binds = "front-door"
+level = "MUST"
+summary = "A second start exits 75"
+needs = ["fresh-broker"]
+broker_args = ["--http-port", "dynamic"]
+
+[[case.step]]
+start_front_door = { expect_exit = 75 }
+
+[[case.step]]
+tcp_send = { on = "raw", text = "GET / HTTP/1.0\r\n\r\n" }
+
+[[case.step]]
+expect_tcp_reply = { on = "raw", contains = "HTTP/1.1 200" }
+"#;
+
+fn lint_v2_edited(from: &str, to: &str) -> Vec<String> {
+    let mut files = base();
+    files.insert("clauses-v2.toml".to_owned(), V2_CLAUSES.to_owned());
+    assert_eq!(V2L.matches(from).count(), 1, "{from:?} must occur once");
+    files.insert("cases/v2l.toml".to_owned(), V2L.replace(from, to));
+    lint(files)
+}
+
+#[test]
+fn a_v2_case_is_clean_when_it_binds_its_clauses_kind() {
+    assert_eq!(lint_v2_edited("level", "level"), Vec::<String>::new());
+}
+
+#[test]
+fn a_case_citing_a_v2_clause_must_bind_a_kind_the_clause_binds() {
+    let problems = lint_v2_edited("binds = \"front-door\"\n", "");
+    assert_only(
+        &problems,
+        "cases/v2l.toml: v2l.second-start: cites V2L-1, which binds front-door: say so with binds = \"front-door\"",
+    );
+    let problems = lint_v2_edited("binds = \"front-door\"", "binds = \"launching\"");
+    assert_only(
+        &problems,
+        "cases/v2l.toml: v2l.second-start: cites V2L-1, which binds front-door: say so with binds = \"front-door\"",
+    );
+}
+
+#[test]
+fn broker_args_need_a_fresh_broker_and_tcp_replies_an_opened_connection() {
+    let problems = lint_v2_edited("needs = [\"fresh-broker\"]\n", "");
+    assert_only(
+        &problems,
+        "cases/v2l.toml: v2l.second-start: broker_args and broker_env apply to a fresh broker: add needs = [\"fresh-broker\"]",
+    );
+    let problems = lint_v2_edited("on = \"raw\", contains", "on = \"other\", contains");
+    assert_only(
+        &problems,
+        "cases/v2l.toml: v2l.second-start: step 3: TCP connection \"other\" is not opened by an earlier tcp_send",
+    );
+}

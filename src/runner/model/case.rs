@@ -14,6 +14,10 @@ use serde::de::{self, Deserializer};
 
 use super::catalogue::{Level, ServiceSpec, Tombstone};
 use super::matcher::{HexBytes, Matcher};
+use super::v2::{
+    ExitSpec, HttpSpec, IdentityFilesSpec, IdentitySpec, PortFileSpec, SignalSpec,
+    StartFrontDoorSpec, TcpReplySpec, TcpSendSpec,
+};
 use crate::proto::v1::AdminVerb;
 
 /// What a case needs from the target; a target without it skips the case.
@@ -34,6 +38,30 @@ pub enum Need {
     /// A fresh broker that requires the auth token [`SUITE_AUTH_TOKEN`]
     /// (HEL-12); implies `fresh-broker`.
     AuthToken,
+    /// A launching broker that serves the v2 HTTP surface and control RPCs
+    /// (V2W, V2R) when started with `--http-port`.
+    HttpSurface,
+}
+
+/// The kind of v2 implementation a case binds (v2 spec §0); a case that
+/// names none binds every v1 broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Binds {
+    /// A v2 front door.
+    FrontDoor,
+    /// A v2-capable launching broker.
+    Launching,
+}
+
+impl Binds {
+    /// The name case files use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FrontDoor => "front-door",
+            Self::Launching => "launching",
+        }
+    }
 }
 
 /// The one auth token a broker started for an `auth-token` case accepts.
@@ -51,9 +79,19 @@ pub struct Case {
     pub level: Level,
     /// One line saying what it checks.
     pub summary: String,
+    /// The kind of broker it binds: `front-door` or `launching` (v2);
+    /// absent, any v1 broker (which a launching broker also is).
+    #[serde(default)]
+    pub binds: Option<Binds>,
     /// What it needs from the target.
     #[serde(default)]
     pub needs: Vec<Need>,
+    /// Arguments added to its fresh broker's command line (needs `fresh-broker`).
+    #[serde(default)]
+    pub broker_args: Vec<String>,
+    /// Environment variables set for its fresh broker (needs `fresh-broker`).
+    #[serde(default)]
+    pub broker_env: BTreeMap<String, String>,
     /// The steps, run in order.
     #[serde(rename = "step", default)]
     pub steps: Vec<Step>,
@@ -608,6 +646,24 @@ pub enum Step {
     ExpectEventLog(Box<EventLogSpec>),
     /// Wait: only to act as a slow client, never to let things settle.
     PauseMs(u64),
+    /// Write a daemon identity file in the front door's runtime directory (V2P).
+    WriteIdentity(Box<IdentitySpec>),
+    /// Identity files left as written, and none created (V2P-2).
+    ExpectIdentityFiles(IdentityFilesSpec),
+    /// One HTTP request to the broker's HTTP surface, and its checks (V2W).
+    ExpectHttp(Box<HttpSpec>),
+    /// Send raw bytes on a TCP connection to the HTTP surface (opened on first use).
+    TcpSend(TcpSendSpec),
+    /// Bytes read on a raw TCP connection come to contain a text.
+    ExpectTcpReply(TcpReplySpec),
+    /// The HTTP discovery file is there (with this content) or not.
+    ExpectHttpPortFile(PortFileSpec),
+    /// Start one more front door with the case broker's environment.
+    StartFrontDoor(Box<StartFrontDoorSpec>),
+    /// Send a signal to the case's broker (or a started front door) and expect its exit.
+    Signal(SignalSpec),
+    /// The case's broker (or a started front door) exits by itself with a code.
+    ExpectExit(ExitSpec),
 }
 
 /// One alternative of `expect_one_of`.

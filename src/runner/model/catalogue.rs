@@ -55,6 +55,41 @@ pub(crate) struct ServicesFile {
     pub services: Vec<ServiceSpec>,
 }
 
+/// A kind of implementation a v2 clause binds (v2 spec §0 and each
+/// section's "Applies to" line). v1 clauses bind every v1 broker and name none.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClauseKind {
+    /// A v2 front door (FD).
+    FrontDoor,
+    /// A v2-capable launching broker (LB).
+    Launching,
+    /// A client library's v2 helpers (V2K): no broker run observes them.
+    Client,
+    /// A writer of v2 cache manifests (V2M): no broker run observes it.
+    Writer,
+}
+
+impl ClauseKind {
+    /// The name catalogues and cases use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FrontDoor => "front-door",
+            Self::Launching => "launching",
+            Self::Client => "client",
+            Self::Writer => "writer",
+        }
+    }
+}
+
+impl fmt::Display for ClauseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// One clause of the spec as the suite tracks it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -65,6 +100,9 @@ pub struct ClauseInfo {
     pub level: Level,
     /// Its rule, shortened.
     pub rule: String,
+    /// The kinds it binds (v2 clauses only; empty: every v1 broker).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binds: Vec<ClauseKind>,
     /// False when no case can observe it from outside a broker.
     #[serde(default = "yes")]
     pub observable: bool,

@@ -6,11 +6,13 @@ mod case;
 mod catalogue;
 mod matcher;
 mod result;
+mod v2;
 
 pub use case::*;
 pub use catalogue::*;
 pub(crate) use matcher::*;
 pub use result::*;
+pub(crate) use v2::*;
 
 /// The JSON Schema of a case file (`conformance/cases/*.toml`, read as
 /// JSON), generated from the typed model: what an editor's TOML language
