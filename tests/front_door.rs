@@ -106,6 +106,15 @@ impl Setup {
         fs::write(self.defs.join(format!("{service}.servicedef.v2")), body).expect("define");
     }
 
+    /// Vector C with `52 00` appended: `http_server` declared, empty (§6).
+    fn define_http_server(&self, service: &str) {
+        self.define(service);
+        let path = self.defs.join(format!("{service}.servicedef.v2"));
+        let mut bytes = fs::read(&path).expect("read");
+        bytes.extend([0x52, 0x00]);
+        fs::write(&path, bytes).expect("write");
+    }
+
     /// Publishes `daemon-<service>.json` for `pid` (V2P-1).
     fn publish(&self, service: &str, pid: u32, exe: &Path, pipe: &str) {
         let identity = DaemonIdentity {
@@ -492,12 +501,7 @@ fn v2w15_only_negotiated_services_declaring_http_server_are_listed() {
         }))
     });
     setup.define("plain");
-    // Vector C with `52 00` appended: http_server declared, empty.
-    setup.define("web");
-    let web = setup.defs.join("web.servicedef.v2");
-    let mut bytes = fs::read(&web).expect("read");
-    bytes.extend([0x52, 0x00]);
-    fs::write(&web, bytes).expect("write");
+    setup.define_http_server("web");
     assert!(
         setup.hello("nosuch").is_err(),
         "a refused Hello adds nothing"
