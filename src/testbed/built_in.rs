@@ -4,10 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::target::StartOptions;
 use super::target::{
     BrokerInstance, Target, TargetCaps, TargetError, TargetInfo, TargetKind, TargetProfile,
 };
 use crate::broker::EmbeddedBroker;
+use crate::env::MapEnv;
+use crate::http::{BindPlan, HttpPortSpec};
+use crate::wire::env_vars;
 
 /// How long a stopping embedded broker may take to drain.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(500);
@@ -30,20 +34,27 @@ impl BuiltInTarget {
                     fresh_brokers: true,
                     auth_tokens: true,
                     owns_definitions: true,
-                    start_options: false,
-                    // TODO(v2): true once the embedded broker serves `--http-port`.
-                    http_surface: false,
+                    // `--http-port V` and the HTTP variables (V2W-2…V2W-4).
+                    start_options: true,
+                    http_surface: true,
                 },
             },
         }
     }
 
-    fn start_with(&self, token: Option<&[u8]>) -> Result<Box<dyn BrokerInstance>, TargetError> {
+    fn start_embedded(
+        &self,
+        token: Option<&[u8]>,
+        http: Option<BindPlan>,
+    ) -> Result<Box<dyn BrokerInstance>, TargetError> {
         let mut builder = EmbeddedBroker::builder()
             .service_def_dir(&self.profile.definitions)
             .hello_timeout(self.profile.hello_timeout);
         if let Some(token) = token {
             builder = builder.auth_token(token);
+        }
+        if let Some(plan) = http {
+            builder = builder.http(plan);
         }
         let broker = builder
             .start()
@@ -53,6 +64,34 @@ impl BuiltInTarget {
             broker: Some(broker),
         }))
     }
+}
+
+/// What `serve`'s `--http-port V` and the HTTP variables in `extra` ask of
+/// an embedded broker (V2W-1…V2W-4): the only start options it takes.
+fn http_plan(extra: &StartOptions) -> Result<Option<BindPlan>, TargetError> {
+    let unsupported = |what: &str| {
+        TargetError::Start(format!(
+            "the built-in broker takes only --http-port V and the HTTP variables, not {what}"
+        ))
+    };
+    let spec = match extra.args.as_slice() {
+        [] => None,
+        [flag, value] if flag == "--http-port" => Some(
+            value
+                .parse::<HttpPortSpec>()
+                .map_err(|e| TargetError::Start(e.to_string()))?,
+        ),
+        other => return Err(unsupported(&other.join(" "))),
+    };
+    if let Some((name, _)) = extra
+        .env
+        .iter()
+        .find(|(k, _)| k != env_vars::HTTP_PORT && k != env_vars::HTTP_BIND)
+    {
+        return Err(unsupported(name));
+    }
+    let env = MapEnv::from_pairs(extra.env.iter().cloned());
+    Ok(spec.map(|spec| BindPlan::resolve(spec, &env)))
 }
 
 /// An embedded broker; `None` once stopped.
@@ -92,10 +131,14 @@ impl Target for BuiltInTarget {
     }
 
     fn start(&self) -> Result<Box<dyn BrokerInstance>, TargetError> {
-        self.start_with(None)
+        self.start_embedded(None, None)
     }
 
     fn start_requiring_token(&self, token: &[u8]) -> Result<Box<dyn BrokerInstance>, TargetError> {
-        self.start_with(Some(token))
+        self.start_embedded(Some(token), None)
+    }
+
+    fn start_with(&self, extra: &StartOptions) -> Result<Box<dyn BrokerInstance>, TargetError> {
+        self.start_embedded(None, http_plan(extra)?)
     }
 }

@@ -3,7 +3,8 @@
 
 use super::constants::{
     IDENTITY_PROBE_NONCE_LEN, PAYLOAD_PROTOCOL_ADMIN, PAYLOAD_PROTOCOL_CONTROL,
-    PAYLOAD_PROTOCOL_HANDOFF, PAYLOAD_PROTOCOL_IDENTITY_PROBE, PAYLOAD_PROTOCOL_V2_SESSION,
+    PAYLOAD_PROTOCOL_HANDOFF, PAYLOAD_PROTOCOL_HTTP_ENDPOINT, PAYLOAD_PROTOCOL_HTTP_READY,
+    PAYLOAD_PROTOCOL_IDENTITY_PROBE, PAYLOAD_PROTOCOL_V2_SESSION,
 };
 use crate::proto::v1::FrameKind;
 
@@ -41,6 +42,17 @@ pub(crate) fn payload_schema(payload_protocol: u32, kind: i32) -> PayloadSchema 
         PAYLOAD_PROTOCOL_HANDOFF => PayloadSchema::Message("running_process.broker.v1.HandoffAck"),
         PAYLOAD_PROTOCOL_IDENTITY_PROBE if request => PayloadSchema::ProbeNonce,
         PAYLOAD_PROTOCOL_IDENTITY_PROBE => PayloadSchema::ProbeReply,
+        PAYLOAD_PROTOCOL_HTTP_ENDPOINT if request => {
+            PayloadSchema::Message("running_process.broker.v2.GetBrokerHttpEndpointRequest")
+        }
+        PAYLOAD_PROTOCOL_HTTP_ENDPOINT => {
+            PayloadSchema::Message("running_process.broker.v2.GetBrokerHttpEndpointResponse")
+        }
+        PAYLOAD_PROTOCOL_HTTP_READY if request => {
+            PayloadSchema::Message("running_process.broker.v2.BackendHttpReady")
+        }
+        // V2R-5: the accepted report's RESPONSE has an empty payload.
+        PAYLOAD_PROTOCOL_HTTP_READY => PayloadSchema::Opaque,
         PAYLOAD_PROTOCOL_V2_SESSION => {
             PayloadSchema::Message("running_process.broker.v2.SessionFrame")
         }
