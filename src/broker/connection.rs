@@ -104,7 +104,14 @@ async fn perform(rooms: &Arc<Rooms>, stream: &mut Connection, action: Action<'_>
             Event::Replied
         }
         Action::ControlRpc(rpc) => {
-            if let Some(reply) = control_rpc::answer(rooms, rpc) {
+            let reply =
+                control_rpc::reply(rpc, rooms.http_port(), std::process::id(), |pid, port| {
+                    rooms
+                        .launcher
+                        .endpoints()
+                        .update(|book| book.report_ready(pid, port))
+                });
+            if let Some(reply) = reply {
                 write_reply(stream, &reply).await;
             }
             Event::Replied

@@ -3,7 +3,7 @@
 //! Hello machine routes a first frame here after ENV-3's admin branch and
 //! FRM-3's cap (V2R-2); [`parse`] checks the request (V2R-3, V2R-6) and
 //! [`reply`] decides the answer from what the broker knows, both pure;
-//! [`answer`] is the shell that asks the broker.
+//! the connection shell supplies what the broker knows.
 
 use crate::proto::v1::{Frame, FrameKind};
 use crate::proto::v2::{BackendHttpReady, GetBrokerHttpEndpointRequest};
@@ -12,8 +12,6 @@ use crate::wire::{
     PAYLOAD_PROTOCOL_HTTP_ENDPOINT, PAYLOAD_PROTOCOL_HTTP_READY, ReplyContext, check_envelope,
     decode_payload,
 };
-
-use super::rooms::Rooms;
 
 /// A control RPC that passed V2R-3's envelope checks and decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,16 +86,6 @@ pub(crate) fn reply(
             accept(rpc.peer_pid, port).then(|| http_ready_reply(&rpc.ctx))
         }
     }
-}
-
-/// The shell: [`reply`] with this broker's HTTP port, pid and registry.
-pub(crate) fn answer(rooms: &Rooms, rpc: &ControlRpc) -> Option<Frame> {
-    reply(rpc, rooms.http_port(), std::process::id(), |pid, port| {
-        rooms
-            .launcher
-            .endpoints()
-            .update(|book| book.report_ready(pid, port))
-    })
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
 use super::catalogue::{Level, ServiceSpec, Tombstone};
-use super::matcher::{HexBytes, Matcher};
+use super::matcher::{Checks, FileMode, HexBytes, Matcher};
 use super::v2::{
     ExitSpec, HttpSpec, IdentityFilesSpec, IdentitySpec, PortFileSpec, SignalSpec,
     StartFrontDoorSpec, TcpReplySpec, TcpSendSpec,
@@ -157,41 +157,6 @@ impl<'de> Deserialize<'de> for ConnName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
         Self::new(&name).ok_or_else(|| de::Error::custom("a connection name must not be blank"))
-    }
-}
-
-/// A file mode, written as an octal string (`"0750"`, `"600"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileMode(pub u32);
-
-impl<'de> Deserialize<'de> for FileMode {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        u32::from_str_radix(text.trim_start_matches("0o"), 8)
-            .ok()
-            .filter(|m| *m <= 0o7777)
-            .map(Self)
-            .ok_or_else(|| de::Error::custom(format!("{text:?} is not an octal mode")))
-    }
-}
-
-impl JsonSchema for FileMode {
-    fn schema_name() -> Cow<'static, str> {
-        "FileMode".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({
-            "type": "string",
-            "description": "An octal file mode, e.g. \"0750\".",
-            "pattern": "^(0o)?[0-7]{1,4}$"
-        })
-    }
-}
-
-impl fmt::Display for FileMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:o}", self.0)
     }
 }
 
@@ -475,9 +440,6 @@ impl HelloResult {
         }
     }
 }
-
-/// Checks by path or pointer: path → expectation.
-pub(crate) type Checks = BTreeMap<String, Matcher>;
 
 /// Expectations on one reply frame. Each `ref_*` table holds checks that
 /// bind only when REF is judged as MUST (against the reference broker);

@@ -411,6 +411,44 @@ impl JsonSchema for Matcher {
     }
 }
 
+/// Checks by path or pointer: path → expectation.
+pub(crate) type Checks = std::collections::BTreeMap<String, Matcher>;
+
+/// A file mode, written as an octal string (`"0750"`, `"600"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileMode(pub u32);
+
+impl<'de> Deserialize<'de> for FileMode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        u32::from_str_radix(text.trim_start_matches("0o"), 8)
+            .ok()
+            .filter(|m| *m <= 0o7777)
+            .map(Self)
+            .ok_or_else(|| de::Error::custom(format!("{text:?} is not an octal mode")))
+    }
+}
+
+impl JsonSchema for FileMode {
+    fn schema_name() -> Cow<'static, str> {
+        "FileMode".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "description": "An octal file mode, e.g. \"0750\".",
+            "pattern": "^(0o)?[0-7]{1,4}$"
+        })
+    }
+}
+
+impl fmt::Display for FileMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:o}", self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

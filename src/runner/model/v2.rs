@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::case::{Checks, FileMode};
-use super::matcher::Matcher;
+use super::matcher::{Checks, FileMode, Matcher};
 
 /// Which process the identity file names.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
