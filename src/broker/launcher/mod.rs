@@ -224,25 +224,31 @@ impl Launcher {
             binary: plan.binary.clone(),
             connection_id,
         });
-        let SpawnedBackend { mut child, pid } = spawn_backend(&request, &self.base_env)
-            .inspect_err(|e| {
-                self.events.emit(BrokerEvent::SpawnFailed {
-                    service: key.service.clone(),
-                    detail: e.to_string(),
-                    connection_id,
-                });
-            })?;
-        if plan.http_server {
-            self.endpoints.update(|book| {
+        let spawn = || spawn_backend(&request, &self.base_env);
+        // V2R-5 counts a backend's reports from its spawn: it is recorded
+        // under the same lock that BackendHttpReady takes, so no report can
+        // arrive before its entry does.
+        let spawned = match plan.http_server {
+            true => self.endpoints.update(|book| {
+                let spawned = spawn()?;
                 book.spawned(SpawnedEndpoint {
                     instance: key.instance.clone(),
                     service: key.service.clone(),
                     version: key.version.clone(),
-                    pid,
+                    pid: spawned.pid,
                     started_at_unix_ms: unix_now_ms(),
-                })
+                });
+                Ok(spawned)
+            }),
+            false => spawn(),
+        };
+        let SpawnedBackend { mut child, pid } = spawned.inspect_err(|e| {
+            self.events.emit(BrokerEvent::SpawnFailed {
+                service: key.service.clone(),
+                detail: e.to_string(),
+                connection_id,
             });
-        }
+        })?;
         let start_time = process_start_time(pid).unwrap_or(0);
         // Opened before anything can reap the child, so it names this process.
         let process = ProcessHandle::open(pid).ok();
