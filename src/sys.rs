@@ -86,12 +86,17 @@ pub fn wait_process_exit(pid: u32, timeout: std::time::Duration) -> io::Result<b
 
 /// Sends SIGKILL to a process.
 pub fn kill(pid: u32) -> io::Result<()> {
-    Ok(rustix::process::kill_process(pid_of(pid)?, Signal::KILL)?)
+    signal(pid, Signal::KILL)
 }
 
 /// Sends SIGTERM to a process.
 pub fn terminate(pid: u32) -> io::Result<()> {
-    Ok(rustix::process::kill_process(pid_of(pid)?, Signal::TERM)?)
+    signal(pid, Signal::TERM)
+}
+
+/// Sends `signal` to a process.
+pub fn signal(pid: u32, signal: Signal) -> io::Result<()> {
+    Ok(rustix::process::kill_process(pid_of(pid)?, signal)?)
 }
 
 /// The start time of a process in clock ticks since boot (`/proc/<pid>/stat`
@@ -329,12 +334,8 @@ pub struct FdLimit {
 /// Sets the descriptor limit of process `pid` (prlimit(2)); returns the
 /// limit it had, to restore it later.
 pub fn set_fd_limit_of(pid: u32, limit: FdLimit) -> io::Result<FdLimit> {
-    let pid = i32::try_from(pid)
-        .ok()
-        .and_then(Pid::from_raw)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("pid {pid}")))?;
     let old = rustix::process::prlimit(
-        Some(pid),
+        Some(pid_of(pid)?),
         Resource::Nofile,
         Rlimit {
             current: limit.soft,

@@ -52,6 +52,18 @@ fn wait_for(counter: &AtomicU64, target: u64, deadline: Instant) -> bool {
     true
 }
 
+/// A restart finding: SEC-6, with nothing sent that could be replayed byte
+/// for byte (a replay re-runs the phase).
+fn sec6(at: (u64, Phase, u64), message: String) -> Finding {
+    Finding::new(
+        at,
+        FindingKind::Restart,
+        "SEC-6",
+        message,
+        &Evidence::default(),
+    )
+}
+
 /// Runs the phase against `broker`, listening at `socket`.
 pub(crate) fn run_restart(
     socket: &Path,
@@ -88,33 +100,24 @@ pub(crate) fn run_restart(
                 before + config.answered_before_kill,
                 Instant::now() + config.bound,
             ) {
-                findings.push(Finding::new(
+                findings.push(sec6(
                     at,
-                    FindingKind::Restart,
-                    "SEC-6",
                     format!("the traffic was not answered before kill #{round}"),
-                    &Evidence::default(),
                 ));
                 break;
             }
             let restarted = Instant::now();
             if let Err(e) = broker.kill_and_restart() {
-                findings.push(Finding::new(
+                findings.push(sec6(
                     at,
-                    FindingKind::Restart,
-                    "SEC-6",
                     format!("after SIGKILL the broker did not start again on its socket path: {e}"),
-                    &Evidence::default(),
                 ));
                 // Bring it back without the stale file, so later phases run.
                 let _ = std::fs::remove_file(socket);
                 if let Err(e) = broker.kill_and_restart() {
-                    findings.push(Finding::new(
+                    findings.push(sec6(
                         at,
-                        FindingKind::Restart,
-                        "SEC-6",
                         format!("nor with the stale socket file removed: {e}"),
-                        &Evidence::default(),
                     ));
                 }
                 break;
@@ -126,15 +129,12 @@ pub(crate) fn run_restart(
                 tally.worst_recovery_ms =
                     Some(tally.worst_recovery_ms.map_or(ms, |w: f64| w.max(ms)));
             } else {
-                findings.push(Finding::new(
+                findings.push(sec6(
                     at,
-                    FindingKind::Restart,
-                    "SEC-6",
                     format!(
                         "the restarted broker answered no Hello within {:?} of its restart",
                         config.bound
                     ),
-                    &Evidence::default(),
                 ));
                 break;
             }

@@ -341,7 +341,7 @@ impl BrokerInstance for ChildInstance {
             .take()
             .ok_or_else(|| TargetError::Start("the broker was already stopped".into()))?;
         if let Some(signal) = signal {
-            super::front_door::send_signal(child.id(), signal)
+            crate::sys::signal(child.id(), signal)
                 .map_err(|e| TargetError::Start(format!("signalling the broker: {e}")))?;
         }
         Ok(wait_within(child, within))
@@ -369,24 +369,38 @@ impl BrokerInstance for ChildInstance {
             .spawn()
             .map_err(|e| TargetError::Start(format!("{}: {e}", self.respawn.program.display())))?;
         let child = self.child.insert(child);
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            if UnixStream::connect(&self.socket).is_ok() {
-                return Ok(());
-            }
-            let exited = matches!(child.try_wait(), Ok(Some(_)));
-            if exited || Instant::now() > deadline {
-                let why = if exited { "it exited" } else { "timed out" };
-                let tail = stderr_tail(&self.respawn.log);
-                self.stop();
-                return Err(TargetError::Start(format!(
-                    "restarted, it never accepted on {} ({why}); its stderr ends:\n{tail}",
-                    self.socket.display(),
-                )));
-            }
-            // Polling is the only readiness signal an arbitrary broker gives.
-            thread::sleep(Duration::from_millis(10));
+        let socket = self.socket.clone();
+        if let Err(why) = wait_until_ready(child, || UnixStream::connect(&socket).is_ok()) {
+            let tail = stderr_tail(&self.respawn.log);
+            self.stop();
+            return Err(TargetError::Start(format!(
+                "restarted, it never accepted on {} ({why}); its stderr ends:\n{tail}",
+                self.socket.display(),
+            )));
         }
+        Ok(())
+    }
+}
+
+/// Waits up to [`STARTUP_TIMEOUT`] for `ready` to hold: `Err` says why not
+/// (the child exited, or the time ran out).
+fn wait_until_ready(
+    child: &mut Child,
+    mut ready: impl FnMut() -> bool,
+) -> Result<(), &'static str> {
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return Err("it exited");
+        }
+        if Instant::now() > deadline {
+            return Err("timed out");
+        }
+        // Polling is the only readiness signal an arbitrary broker gives.
+        thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -438,33 +452,27 @@ impl Target for CommandTarget {
             front_door,
             respawn,
         };
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            // A front door says it is bound on stdout (a test connection
-            // would use up a `--once`); a v1 broker only by accepting.
-            let ready = match &bound {
-                Some(bound) => bound.try_recv().is_ok(),
-                None => UnixStream::connect(&socket).is_ok(),
-            };
-            if ready {
-                return Ok(Box::new(instance));
-            }
-            let exited = instance
-                .child
-                .as_mut()
-                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
-            if exited || Instant::now() > deadline {
+        // A front door says it is bound on stdout (a test connection would
+        // use up a `--once`); a v1 broker only by accepting.
+        let ready = || match &bound {
+            Some(bound) => bound.try_recv().is_ok(),
+            None => UnixStream::connect(&socket).is_ok(),
+        };
+        let waited = match instance.child.as_mut() {
+            Some(child) => wait_until_ready(child, ready),
+            None => Err("it exited"),
+        };
+        match waited {
+            Ok(()) => Ok(Box::new(instance)),
+            Err(why) => {
                 instance.stop();
-                return Err(TargetError::Start(format!(
-                    "{} never accepted on {} ({}); its stderr ends:\n{}",
+                Err(TargetError::Start(format!(
+                    "{} never accepted on {} ({why}); its stderr ends:\n{}",
                     self.about.template,
                     socket.display(),
-                    if exited { "it exited" } else { "timed out" },
                     stderr_tail(&log)
-                )));
+                )))
             }
-            // Polling is the only readiness signal an arbitrary broker gives.
-            thread::sleep(Duration::from_millis(10));
         }
     }
 

@@ -109,15 +109,6 @@ pub(crate) fn wait_until_bound(stdout: ChildStdout, dir: &Path) -> mpsc::Receive
     receiver
 }
 
-/// Sends `signal` to process `pid`.
-pub(crate) fn send_signal(pid: u32, signal: rustix::process::Signal) -> std::io::Result<()> {
-    let pid = i32::try_from(pid)
-        .ok()
-        .and_then(rustix::process::Pid::from_raw)
-        .ok_or_else(|| std::io::Error::other(format!("{pid} is not a process id")))?;
-    Ok(rustix::process::kill_process(pid, signal)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

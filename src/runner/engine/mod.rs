@@ -251,7 +251,7 @@ impl CaseRun<'_> {
     /// Stops the front doors steps started and kept.
     fn stop_started(&mut self) {
         for child in self.started.drain(..) {
-            let _ = crate::testbed::send_signal(child.id(), rustix::process::Signal::TERM);
+            let _ = crate::sys::signal(child.id(), rustix::process::Signal::TERM);
             let _ = crate::testbed::wait_within(child, Duration::from_secs(2));
         }
     }

@@ -20,7 +20,7 @@ use crate::runner::model::{
     SignalName, SignalSpec, StartFrontDoorSpec, TcpReplySpec, TcpSendSpec,
 };
 use crate::testbed::{
-    FrontDoorPlaces, IdentityFacts, StartOptions, identity_json, send_signal, wait_until_bound,
+    FrontDoorPlaces, IdentityFacts, StartOptions, identity_json, wait_until_bound,
 };
 
 /// How often a file the runner waits for is looked at again (nothing
@@ -352,7 +352,7 @@ impl CaseRun<'_> {
                     .pop()
                     .ok_or_else(|| Failure::new("no front door was started and kept"))?;
                 if let Some(signal) = signal {
-                    send_signal(child.id(), signal)
+                    crate::sys::signal(child.id(), signal)
                         .map_err(|e| Failure::new(format!("signalling: {e}")))?;
                 }
                 Ok(crate::testbed::wait_within(child, within))
