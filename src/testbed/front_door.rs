@@ -9,7 +9,7 @@ use std::process::ChildStdout;
 use std::sync::mpsc;
 use std::thread;
 
-use super::target::TargetKind;
+use super::kind::TargetKind;
 use crate::env::MapEnv;
 use crate::paths::{DEFAULT_FRONT_DOOR_PROGRAM, FrontDoorPaths, machine_id};
 

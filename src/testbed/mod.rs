@@ -18,6 +18,7 @@ mod command_line;
 mod endpoint;
 mod front_door;
 mod identity;
+mod kind;
 mod provision;
 mod services;
 mod setup;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::front_door::FrontDoorPlaces;
+pub use super::kind::TargetKind;
 
 /// How long a started broker may take before its socket accepts.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -114,30 +115,6 @@ pub struct TargetCaps {
     /// Its launching brokers serve the v2 HTTP surface and control RPCs
     /// (V2W, V2R) when started with `--http-port`.
     pub http_surface: bool,
-}
-
-/// Which protocol role the brokers of a target play (v2 spec §0): it picks
-/// the cases that bind them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TargetKind {
-    /// A v1 broker: the v1 cases.
-    V1,
-    /// A v2-capable launching broker: the v1 cases and the launching cases.
-    Launching,
-    /// A v2 front door: the front-door cases.
-    FrontDoor,
-}
-
-impl TargetKind {
-    /// The name `run --kind` and reports use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::V1 => "v1",
-            Self::Launching => "launching",
-            Self::FrontDoor => "front-door",
-        }
-    }
 }
 
 /// The facts every target states: its kind, its brokers' definition
