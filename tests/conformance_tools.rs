@@ -379,3 +379,39 @@ fn clauses_writes_the_catalogue_from_the_spec_keeping_why_and_check_spots_drift(
     assert_eq!(code, Some(2));
     assert!(stderr.contains("/nonexistent/spec.md"), "{stderr}");
 }
+
+#[test]
+fn fail_fast_stops_the_harness_at_its_first_failing_case() {
+    use broker_conformance::harness::Harness;
+    // Against the reference broker the first case fails (it expects the
+    // wrong refusal code) and the second passes.
+    let failing = FRM_CASE
+        .replace("frm.bad-first-byte", "frm.a-fails")
+        .replace("ERROR_VERSION_UNSUPPORTED", "ERROR_SERVICE_UNKNOWN");
+    let passing = FRM_CASE.replace("frm.bad-first-byte", "frm.b-passes");
+    let dir = suite_dir(&[("frm.toml", &format!("{failing}\n{passing}"))]);
+    let log = dir.path().join("libtest.log");
+    let args = libtest_mimic::Arguments {
+        test_threads: Some(1),
+        logfile: Some(log.to_string_lossy().into_owned()),
+        ..libtest_mimic::Arguments::default()
+    };
+    for (fail_fast, failed) in [(false, 1), (true, 2)] {
+        let conclusion = Harness::built_in()
+            .suite_dir(dir.path())
+            .fail_fast(fail_fast)
+            .run_with(&args)
+            .expect("the harness runs");
+        assert_eq!(
+            (conclusion.num_failed, conclusion.num_passed),
+            (failed, 2 - failed),
+            "fail_fast = {fail_fast}"
+        );
+        let log = fs::read_to_string(&log).expect("the libtest log");
+        assert_eq!(
+            log.contains("not run: an earlier case failed"),
+            fail_fast,
+            "{log}"
+        );
+    }
+}

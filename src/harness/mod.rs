@@ -21,6 +21,11 @@
 //! ([`Role`]). The suite, goldens and clause catalogue come from the copy
 //! embedded in this crate. Nothing starts until the first selected case
 //! runs, so `--list` starts no broker.
+//!
+//! With `BROKER_CONFORMANCE_FAIL_FAST=1` in the environment (or
+//! [`Harness::fail_fast`]), the first failing case ends the run: every case
+//! not yet started then fails at once without running, the way a
+//! mutation-testing loop wants it (`.ci/mutants`).
 
 mod peer;
 mod roles;
@@ -28,6 +33,7 @@ mod verdicts;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -46,6 +52,9 @@ use crate::testbed::{TargetError, Testbed, TestbedError, TestbedOptions};
 
 /// The exit code when the harness itself cannot run (as the CLI's `run`).
 const EXIT_HARNESS: u8 = 2;
+
+/// Set to `1` to stop at the first failing case (see the module docs).
+pub const FAIL_FAST_VAR: &str = "BROKER_CONFORMANCE_FAIL_FAST";
 
 /// Why the harness could not build its tests.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +98,7 @@ pub struct Harness {
     cli: Option<PathBuf>,
     kind: Option<TargetKind>,
     filters: Vec<String>,
+    fail_fast: Option<bool>,
 }
 
 impl Harness {
@@ -104,6 +114,7 @@ impl Harness {
             cli: None,
             kind: None,
             filters: Vec::new(),
+            fail_fast: None,
         }
     }
 
@@ -181,6 +192,13 @@ impl Harness {
         self
     }
 
+    /// Stops at the first failing case: cases not yet started fail without
+    /// running [default: on when `BROKER_CONFORMANCE_FAIL_FAST=1`].
+    pub fn fail_fast(mut self, on: bool) -> Self {
+        self.fail_fast = Some(on);
+        self
+    }
+
     /// Runs as a libtest harness with this process's arguments; plays
     /// its [`Role`] instead when invoked under a role's name.
     pub fn run_libtest(self) -> ExitCode {
@@ -227,6 +245,10 @@ impl Harness {
             },
             what: self.what,
             filters: self.filters,
+            fail_fast: self
+                .fail_fast
+                .unwrap_or_else(|| std::env::var_os(FAIL_FAST_VAR).is_some_and(|v| v == "1")),
+            failed: AtomicBool::new(false),
             started: OnceLock::new(),
         })
     }
@@ -240,6 +262,10 @@ struct Session {
     what: BrokerUnderTest,
     filters: Vec<String>,
     options: TestbedOptions,
+    /// Stop at the first failure.
+    fail_fast: bool,
+    /// A case failed (consulted only with `fail_fast`).
+    failed: AtomicBool,
     started: OnceLock<Result<Started, StartError>>,
 }
 
@@ -294,6 +320,19 @@ impl Session {
     }
 
     fn run(&self, case: &Case) -> Result<Completion, Failed> {
+        if self.fail_fast && self.failed.load(Ordering::Relaxed) {
+            return Err(Failed::from(format!(
+                "not run: an earlier case failed ({FAIL_FAST_VAR})"
+            )));
+        }
+        let outcome = self.run_case(case);
+        if outcome.is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    fn run_case(&self, case: &Case) -> Result<Completion, Failed> {
         let started = self
             .started
             .get_or_init(|| self.start())

@@ -2,10 +2,11 @@
 //! it, and many Hellos at once.
 
 use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{CaseRun, DEFAULT_WAIT};
+use super::{CaseRun, DEFAULT_WAIT, deadline};
 use crate::fake_backend::Record;
 use crate::proto::v1::{ErrorCode, Frame, HelloReply, hello_reply};
 use crate::runner::judge::{Failure, Judgement, judge_records};
@@ -15,6 +16,8 @@ use crate::runner::requests::hello_frame;
 use crate::wire::framing::blocking::{read_frame, write_frame};
 use crate::wire::{MAX_FRAME_BYTES, decode_payload};
 
+/// How soon an `eventually` records check looks again.
+const RECORDS_RETRY: Duration = Duration::from_millis(50);
 impl CaseRun<'_> {
     /// The backend pipe captured as `name` (default `backend_pipe`).
     fn captured_pipe(&self, name: Option<&str>) -> Result<String, Failure> {
@@ -74,9 +77,18 @@ impl CaseRun<'_> {
     }
 
     pub(super) fn expect_records(&mut self, spec: &RecordsSpec) -> Result<(), Failure> {
-        let records = self.env.provisioner.records(&spec.service);
-        let judgement = judge_records(spec, &records, &self.captures)?;
-        self.accept(judgement)
+        let until = deadline(spec.within_ms);
+        loop {
+            let records = self.env.provisioner.records(&spec.service);
+            let judged = judge_records(spec, &records, &self.captures);
+            let settled = matches!(&judged, Ok(j) if j.failure().is_none());
+            if !spec.eventually || settled || Instant::now() > until {
+                return self.accept(judged?);
+            }
+            // The backend writes its records on its own time (after a
+            // report's round trip): nothing announces them, so look again.
+            std::thread::sleep(RECORDS_RETRY);
+        }
     }
 
     pub(super) fn parallel(&mut self, spec: &ParallelSpec) -> Result<(), Failure> {

@@ -1,7 +1,7 @@
 //! Judging what the fake backends of one service recorded against
 //! `expect_records`: how many started, were offered a handoff or probed,
-//! their listener and environment (LCH-2, LCH-3), the first offer and the
-//! first identity probe (PRB-1).
+//! their listener and environment (LCH-2, LCH-3), the first offer, the
+//! first identity probe (PRB-1) and the first BackendHttpReady report (V2K-7).
 
 use std::collections::BTreeMap;
 
@@ -21,6 +21,7 @@ pub(crate) fn judge_records(
     let mut started = Vec::new();
     let mut offers = Vec::new();
     let mut probes = Vec::new();
+    let mut reports = Vec::new();
     for (_, records) in by_process {
         let serves_version = records.iter().any(|r| {
             matches!(r, Record::Started { version, .. }
@@ -34,6 +35,7 @@ pub(crate) fn judge_records(
                 Record::Started { .. } => started.push(record),
                 Record::HandoffOffer { .. } => offers.push(record),
                 Record::Probe { .. } => probes.push(record),
+                Record::HttpReport { .. } => reports.push(record),
                 _ => {}
             }
         }
@@ -55,6 +57,12 @@ pub(crate) fn judge_records(
             Binding::RefOnly,
         ),
         ("identity probes", &spec.probes, probes.len(), Binding::Must),
+        (
+            "BackendHttpReady reports",
+            &spec.http_reports,
+            reports.len(),
+            Binding::Must,
+        ),
     ] {
         if let Some(expected) = expected {
             out.check(what, count(n), expected, binding, captures);
@@ -118,6 +126,21 @@ pub(crate) fn judge_records(
             "offer",
             &offer_fields(offer),
             offer_checks,
+            captures,
+        );
+    }
+    let report_checks = spec.http_report.iter().map(|(f, m)| (f.as_str(), m));
+    if let Some(report) = first(
+        &reports,
+        report_checks.len(),
+        "BackendHttpReady report",
+        spec,
+    )? {
+        check_fields(
+            &mut out,
+            "http_report",
+            &report_fields(report),
+            report_checks,
             captures,
         );
     }
@@ -192,6 +215,23 @@ fn offer_fields(record: &Record) -> BTreeMap<&'static str, Actual> {
             "request_id_is_correlation_id",
             Actual::Bool(request_id == correlation_id),
         ),
+    ])
+}
+
+/// A BackendHttpReady report record's checkable fields (V2K-7).
+fn report_fields(record: &Record) -> BTreeMap<&'static str, Actual> {
+    let Record::HttpReport {
+        serving,
+        reported,
+        outcome,
+    } = record
+    else {
+        return BTreeMap::new();
+    };
+    BTreeMap::from([
+        ("serving", Actual::Int(i128::from(*serving))),
+        ("reported", Actual::Int(i128::from(*reported))),
+        ("outcome", Actual::Str(outcome.clone())),
     ])
 }
 

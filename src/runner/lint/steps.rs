@@ -346,6 +346,7 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
             ("offers", &records.offers),
             ("ref_offers", &records.ref_offers),
             ("probes", &records.probes),
+            ("http_reports", &records.http_reports),
         ];
         for (name, value) in singles {
             if let Some(value) = value {
@@ -354,6 +355,26 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
         }
         self.matchers("expect_records.env", &records.env, scope, at);
         self.matchers("expect_records.offer", &records.offer, scope, at);
+        self.matchers(
+            "expect_records.http_report",
+            &records.http_report,
+            scope,
+            at,
+        );
+        for field in records.http_report.keys() {
+            if !["serving", "reported", "outcome"].contains(&field.as_str()) {
+                self.add(
+                    at,
+                    format!("expect_records.http_report.{field}: not a field (serving, reported, outcome)"),
+                );
+            }
+        }
+        if records.within_ms.is_some() && !records.eventually {
+            self.add(
+                at,
+                "expect_records.within_ms bounds only an `eventually` wait",
+            );
+        }
         for value in records.probe.values() {
             self.matcher("expect_records.probe", value, scope, at);
         }

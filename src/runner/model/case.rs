@@ -522,6 +522,21 @@ pub struct RecordsSpec {
     /// Checks on the first probe.
     #[serde(default)]
     pub probe: BTreeMap<ProbeField, Matcher>,
+    /// BackendHttpReady reports the backend made (V2K-7).
+    #[serde(default)]
+    pub http_reports: Option<Matcher>,
+    /// Checks on the first report: `serving` (the port its page serves
+    /// on), `reported` (the port it sent) and `outcome` (`accepted`,
+    /// `rejected`, `no-broker` or `error: ...`).
+    #[serde(default)]
+    pub http_report: Checks,
+    /// Read the records again until the checks pass or `within_ms` ends:
+    /// a backend records a report only after its round trip, on its own time.
+    #[serde(default)]
+    pub eventually: bool,
+    /// Bound on an `eventually` wait (default 10 s).
+    #[serde(default)]
+    pub within_ms: Option<u64>,
 }
 
 /// A field of a recorded identity probe.

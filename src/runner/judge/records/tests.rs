@@ -158,3 +158,47 @@ fn a_check_on_a_record_that_is_not_there_fails_the_step() {
         "no backend of svc recorded its start"
     );
 }
+
+#[test]
+fn http_reports_are_counted_and_the_first_checked_by_field() {
+    let report = |reported: u32, outcome: &str| Record::HttpReport {
+        serving: 4242,
+        reported,
+        outcome: outcome.into(),
+    };
+    let records = vec![(
+        7,
+        vec![
+            started("1.0.0", &[]),
+            report(0, "rejected"),
+            report(4242, "accepted"),
+        ],
+    )];
+    let judge = |text: &str| {
+        judge_records(&spec(text), &records, &Captures::default())
+            .unwrap_or_else(|f| panic!("{text}: {f:?}"))
+            .problems
+    };
+    assert_eq!(
+        judge(
+            "http_reports = 2\nhttp_report = { serving = 4242, reported = 0, outcome = \"rejected\" }"
+        ),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        judge("http_report = { outcome = \"accepted\" }"),
+        ["http_report.outcome: expected \"accepted\", got \"rejected\""]
+    );
+    assert_eq!(
+        judge("http_reports = 1"),
+        ["BackendHttpReady reports: expected 1, got 2"]
+    );
+    assert_eq!(
+        judge("http_report = { port = 1 }"),
+        ["http_report.port: expected 1, got not set"]
+    );
+    assert_eq!(
+        failure("http_report = { outcome = \"accepted\" }", &processes()),
+        "the backend of svc recorded no BackendHttpReady report"
+    );
+}
