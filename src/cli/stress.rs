@@ -118,6 +118,11 @@ pub struct StressArgs {
     /// Accounting: resident memory a phase may leave behind, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 64)]
     max_rss_growth_mib: u64,
+    /// Accounting: how long after a phase its resources may take to come
+    /// back within bounds, in ms [default: the Hello deadline plus slack,
+    /// by when the broker must have closed every held connection].
+    #[arg(long, value_name = "MS")]
+    settle_ms: Option<u64>,
 }
 
 fn harness(message: impl std::fmt::Display) -> u8 {
@@ -350,7 +355,9 @@ fn storm_config(args: &StressArgs, deadline: Duration, liveness_bound: Duration)
             threads: args.max_thread_growth,
             rss_kib: args.max_rss_growth_mib.saturating_mul(1024),
         },
-        settle: deadline + slack,
+        settle: args
+            .settle_ms
+            .map_or(deadline + slack, Duration::from_millis),
         liveness_bound,
     }
 }
@@ -379,5 +386,36 @@ fn run_replay(
             EXIT_OK
         }
         Err(e) => harness(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: StressArgs,
+    }
+
+    fn config(flags: &[&str]) -> StormConfig {
+        let argv = std::iter::once("stress").chain(flags.iter().copied());
+        let cli = Cli::try_parse_from(argv).unwrap_or_else(|e| panic!("{flags:?}: {e}"));
+        storm_config(&cli.args, Duration::from_secs(30), Duration::from_secs(2))
+    }
+
+    #[test]
+    fn accounting_settles_by_the_hello_deadline_plus_slack_unless_told() {
+        assert_eq!(config(&[]).settle, Duration::from_secs(32));
+        assert_eq!(
+            config(&["--slack-ms", "500"]).settle,
+            Duration::from_millis(30_500)
+        );
+        assert_eq!(
+            config(&["--settle-ms", "3000"]).settle,
+            Duration::from_secs(3)
+        );
     }
 }
