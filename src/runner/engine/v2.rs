@@ -5,7 +5,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
 use std::path::PathBuf;
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
@@ -267,7 +267,10 @@ impl CaseRun<'_> {
     }
 
     pub(super) fn start_front_door(&mut self, spec: &StartFrontDoorSpec) -> Result<(), Failure> {
-        let places = self.places()?.clone();
+        let places = match spec.socket_dir_mode {
+            None => self.places()?.clone(),
+            Some(mode) => self.places_with_socket_dir(mode.0)?,
+        };
         let extra = StartOptions {
             args: spec.args.clone(),
             env: spec.env.clone().into_iter().collect(),
@@ -305,6 +308,32 @@ impl CaseRun<'_> {
         }
         let status = crate::testbed::wait_within(child, within);
         exit_matches(status, spec.expect_exit, within)
+    }
+
+    /// Places for one more front door of the case's program in a runtime
+    /// directory of its own (beside the case's), its socket directory made
+    /// already with `mode`.
+    fn places_with_socket_dir(&self, mode: u32) -> Result<FrontDoorPlaces, Failure> {
+        let case = self.places()?;
+        let runtime = case.xdg_runtime.join("own");
+        let places = FrontDoorPlaces::new(&runtime, &case.paths.program);
+        let made = |what: &str, e: std::io::Error| Failure::new(format!("making {what}: {e}"));
+        let socket_dir = places
+            .paths
+            .socket
+            .parent()
+            .unwrap_or(&runtime)
+            .to_path_buf();
+        for dir in [runtime.join("home"), socket_dir.clone()] {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| made(&dir.display().to_string(), e))?;
+        }
+        std::fs::set_permissions(&socket_dir, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| made(&format!("{} mode {mode:o}", socket_dir.display()), e))?;
+        Ok(places)
     }
 
     pub(super) fn signal(&mut self, spec: &SignalSpec) -> Result<(), Failure> {

@@ -170,6 +170,11 @@ pub struct StartFrontDoorSpec {
     /// Bound on the exit or the bind (default 10 s).
     #[serde(default)]
     pub within_ms: Option<u64>,
+    /// Start it in a runtime directory of its own whose socket directory
+    /// exists already with this mode (V2N-4, SEC-2: anything but 0700 is
+    /// refused at startup).
+    #[serde(default)]
+    pub socket_dir_mode: Option<FileMode>,
 }
 
 /// A signal a case sends.
