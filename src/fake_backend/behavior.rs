@@ -39,6 +39,8 @@ pub enum Behavior {
     HandoffWrongCorrelation,
     /// Acks offers after 6 s, past the 5 s bound.
     HandoffLate,
+    /// Acks offers after 1 s, within the bound: handoffs overlap (HOF-7).
+    HandoffSlow,
     /// Accepts the first offer, then acks every later one with that first
     /// (already used) token (HOF-7).
     HandoffReplay,
@@ -73,6 +75,7 @@ impl Behavior {
         Self::HandoffWrongToken,
         Self::HandoffWrongCorrelation,
         Self::HandoffLate,
+        Self::HandoffSlow,
         Self::HandoffReplay,
         Self::Http,
         Self::HttpPort0,
@@ -99,6 +102,7 @@ impl Behavior {
             Self::HandoffWrongToken => "handoff-wrong-token",
             Self::HandoffWrongCorrelation => "handoff-wrong-correlation",
             Self::HandoffLate => "handoff-late",
+            Self::HandoffSlow => "handoff-slow",
             Self::HandoffReplay => "handoff-replay",
             Self::Http => "http",
             Self::HttpPort0 => "http-port-0",

@@ -118,6 +118,10 @@ impl ConnectionHandler for FakeHandler {
 /// How long `handoff-late` waits before acking: past the broker's 5 s bound.
 pub const HANDOFF_LATE_DELAY: Duration = Duration::from_secs(6);
 
+/// How long `handoff-slow` waits before acking: within the broker's bound,
+/// long enough for another Hello to be negotiated meanwhile.
+pub(super) const HANDOFF_SLOW_DELAY: Duration = Duration::from_secs(1);
+
 /// The ack a handoff behaviour sends (HOF-4, HOF-9 and their violations).
 pub struct FakeHandoffPolicy {
     behavior: Behavior,
@@ -175,6 +179,7 @@ impl HandoffPolicy for FakeHandoffPolicy {
                 plan.delay = HANDOFF_LATE_DELAY;
                 twist(&mut plan);
             }
+            Behavior::HandoffSlow => plan.delay = HANDOFF_SLOW_DELAY,
             Behavior::HandoffReplay => {
                 let mut first = self.first_token.lock().unwrap_or_else(|e| e.into_inner());
                 match first.as_ref() {

@@ -100,6 +100,10 @@ impl CaseRunner {
                 Need::HttpSurface if !caps.http_surface => {
                     "the target's broker serves no v2 HTTP surface or control RPCs"
                 }
+                Need::BrokerProcess if !caps.processes => {
+                    "it needs the broker as a process the runner starts (--broker-cmd); \
+                     the built-in one runs in the runner's own process"
+                }
                 _ => continue,
             };
             return Some(format!("skipped: {missing}"));

@@ -37,6 +37,8 @@ impl BuiltInTarget {
                     // `--http-port V` and the HTTP variables (V2W-2…V2W-4).
                     start_options: true,
                     http_surface: true,
+                    // Embedded in this process: its limits are the runner's own.
+                    processes: false,
                 },
             },
         }

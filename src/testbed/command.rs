@@ -164,6 +164,7 @@ impl CommandTarget {
                     start_options: true,
                     // A command said to start a launching broker is one (v2 spec §0).
                     http_surface: setup.kind == TargetKind::Launching,
+                    processes: true,
                 },
             },
             launcher: Arc::new(Launcher::new().map_err(|e| TargetError::Start(e.to_string()))?),

@@ -40,6 +40,7 @@ impl EndpointTarget {
                     owns_definitions: false,
                     start_options: false,
                     http_surface: kind == TargetKind::Launching,
+                    processes: false,
                 },
             },
             started: AtomicBool::new(false),

@@ -115,6 +115,9 @@ pub struct TargetCaps {
     /// Its launching brokers serve the v2 HTTP surface and control RPCs
     /// (V2W, V2R) when started with `--http-port`.
     pub http_surface: bool,
+    /// Its fresh brokers are processes the runner started
+    /// ([`BrokerInstance::pid`]).
+    pub processes: bool,
 }
 
 /// The facts every target states: its kind, its brokers' definition

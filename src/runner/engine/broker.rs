@@ -1,5 +1,6 @@
 //! Steps on the broker itself: file modes (SEC-2), a peer of another uid
-//! (SEC-1), its stop (ADM-7) and its event log (EVT-1…EVT-3).
+//! (SEC-1), its stop (ADM-7), its event log (EVT-1…EVT-3) and running it
+//! out of descriptors (ENV-3).
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
@@ -11,7 +12,9 @@ use std::time::{Duration, Instant};
 use super::{CaseRun, DEFAULT_WAIT, Restore, deadline};
 use crate::events::{read_log, verify_log};
 use crate::runner::judge::{Failure, judge_event_log};
-use crate::runner::model::{EventLogSpec, SocketModesSpec, StoppedSpec, UidSpec};
+use crate::runner::model::{EventLogSpec, ExhaustFdsSpec, SocketModesSpec, StoppedSpec, UidSpec};
+use crate::stress::FdExhaustionConfig;
+use crate::stress::fd_exhaustion::run_fd_exhaustion;
 
 impl CaseRun<'_> {
     /// Sets `path`'s mode until the case ends.
@@ -193,5 +196,69 @@ impl CaseRun<'_> {
             )));
         }
         Ok(())
+    }
+}
+
+/// `exhaust_fds`' headroom when the case names none (the stress tool's default).
+const FD_HEADROOM: u64 = 32;
+
+/// Bound on a connect and on each reply while the broker is out of descriptors.
+const FD_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Slack on the Hello deadline for the broker to answer normally again.
+const FD_RECOVERY_SLACK: Duration = Duration::from_secs(2);
+
+impl CaseRun<'_> {
+    /// ENV-3 through the stress tool's fd-exhaustion phase: the case's broker
+    /// runs out of descriptors, the Hellos then waiting must be refused
+    /// FD_PRESSURE, and once they are gone it must answer normally again.
+    pub(super) fn exhaust_fds(&mut self, spec: &ExhaustFdsSpec) -> Result<(), Failure> {
+        let process = self.env.process.ok_or_else(|| {
+            Failure::new("the case has no broker of its own (it needs fresh-broker)")
+        })?;
+        let pid = process
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pid()
+            .ok_or_else(|| {
+                Failure::new("the case's broker is not a process the runner started (it needs broker-process)")
+            })?;
+        let config = FdExhaustionConfig {
+            headroom: spec.headroom.unwrap_or(FD_HEADROOM).max(1),
+            reply_timeout: FD_REPLY_TIMEOUT,
+            recovery: self.env.hello_timeout + FD_RECOVERY_SLACK,
+        };
+        let (tally, findings) = run_fd_exhaustion(&self.env.socket, pid, config, 0);
+        let reached = tally.peak_fds + 1 >= tally.limit;
+        self.trace.push(
+            "-",
+            "note",
+            &[],
+            format!(
+                "descriptor limit {} ({}reached: peak {} open), {} connections held: \
+                 {} FD_PRESSURE, {} other replies, {} unanswered; normal answers again after {}",
+                tally.limit,
+                if reached { "" } else { "never " },
+                tally.peak_fds,
+                tally.held,
+                tally.fd_pressure,
+                tally.other_replies,
+                tally.unanswered,
+                tally
+                    .recovered_ms
+                    .map_or_else(|| "never".to_owned(), |ms| format!("{ms:.1} ms")),
+            ),
+        );
+        let problems: Vec<String> = findings
+            .iter()
+            .map(|f| format!("{}: {}", f.clause, f.message))
+            .collect();
+        match problems.first() {
+            None => Ok(()),
+            Some(first) => Err(Failure {
+                message: first.clone(),
+                detail: problems.join("\n"),
+            }),
+        }
     }
 }

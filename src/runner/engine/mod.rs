@@ -202,6 +202,7 @@ impl CaseRun<'_> {
             Step::StartFrontDoor(spec) => self.start_front_door(spec),
             Step::Signal(spec) => self.signal(spec),
             Step::ExpectExit(spec) => self.expect_exit(spec),
+            Step::ExhaustFds(spec) => self.exhaust_fds(spec),
         }
     }
 

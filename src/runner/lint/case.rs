@@ -115,6 +115,9 @@ fn binds(ctx: &Context<'_>, case: &Case, sink: &mut CaseSink<'_>) {
             ));
         }
     }
+    if case.needs.contains(&Need::BrokerProcess) && !case.needs.contains(&Need::FreshBroker) {
+        sink.add("broker-process is the case's own broker: add needs = [\"fresh-broker\"]");
+    }
     let adds = !case.broker_args.is_empty() || !case.broker_env.is_empty();
     if adds && !case.needs.contains(&Need::FreshBroker) {
         sink.add(

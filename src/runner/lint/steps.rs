@@ -146,7 +146,8 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
             | Step::ExpectHttpPortFile(_)
             | Step::StartFrontDoor(_)
             | Step::Signal(_)
-            | Step::ExpectExit(_) => {}
+            | Step::ExpectExit(_)
+            | Step::ExhaustFds(_) => {}
             Step::TcpSend(send) => {
                 scope.tcp.insert(send.on.clone());
             }

@@ -41,6 +41,9 @@ pub enum Need {
     /// A launching broker that serves the v2 HTTP surface and control RPCs
     /// (V2W, V2R) when started with `--http-port`.
     HttpSurface,
+    /// The case's fresh broker is a process the runner started, so its
+    /// descriptor limit can be lowered (ENV-3); with `fresh-broker`.
+    BrokerProcess,
 }
 
 /// The kind of v2 implementation a case binds (v2 spec §0); a case that
@@ -641,6 +644,20 @@ pub enum Step {
     Signal(SignalSpec),
     /// The case's broker (or a started front door) exits by itself with a code.
     ExpectExit(ExitSpec),
+    /// Run the case's broker out of descriptors (ENV-3): Hellos then get
+    /// `Refused{FD_PRESSURE, retry_after_ms=1000}`, and once the
+    /// connections are gone normal answers again (needs `broker-process`).
+    ExhaustFds(ExhaustFdsSpec),
+}
+
+/// `exhaust_fds`: the stress tool's fd-exhaustion phase on the case's broker.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExhaustFdsSpec {
+    /// Descriptors the broker may open beyond those open at the start (its
+    /// RLIMIT_NOFILE is lowered to that) [default: 32].
+    #[serde(default)]
+    pub headroom: Option<u64>,
 }
 
 /// One alternative of `expect_one_of`.
