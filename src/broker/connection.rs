@@ -22,7 +22,7 @@ use tokio::time::timeout;
 
 use super::admin::{AdminResponse, AdminSnapshot, diagnose_reply, respond};
 use super::control_rpc;
-use super::handoff::{HandoffFailure, hand_off};
+use super::handoff::{HandoffFailure, fresh_token, hand_off};
 use super::hello::{Action, Effect, Event, Handoff, HelloExchange};
 use super::metrics::OutcomeLabels;
 use super::rooms::Rooms;
@@ -88,10 +88,8 @@ async fn perform(rooms: &Arc<Rooms>, stream: &mut Connection, action: Action<'_>
                 acquired,
             }
         }
-        Action::IssueToken(connection_id) => Event::Token(
-            rooms
-                .tokens
-                .issue(connection_id, Instant::now())
+        Action::IssueToken(_) => Event::Token(
+            fresh_token()
                 .inspect_err(|e| tracing::warn!(error = %e, "no handoff: cannot make a token"))
                 .ok(),
         ),
@@ -117,7 +115,7 @@ async fn perform(rooms: &Arc<Rooms>, stream: &mut Connection, action: Action<'_>
             Event::Replied
         }
         Action::HandOff(handoff) => {
-            match Box::pin(hand_off_client(rooms, stream, handoff)).await {
+            match Box::pin(hand_off_client(stream, handoff)).await {
                 Ok(()) => tracing::debug!(handoff.connection_id, "connection handed off"),
                 Err(e) => tracing::info!(
                     handoff.connection_id,
@@ -133,18 +131,10 @@ async fn perform(rooms: &Arc<Rooms>, stream: &mut Connection, action: Action<'_>
 }
 
 /// HOF-2…HOF-5 with this connection's socket, then the EVENT pushed to
-/// the client; on a failure the token is revoked and the client falls back
-/// to `backend_pipe` (HOF-6).
-async fn hand_off_client(
-    rooms: &Rooms,
-    stream: &mut Connection,
-    handoff: &Handoff,
-) -> Result<(), HandoffFailure> {
-    let fd = stream.try_clone_fd().map_err(|e| {
-        rooms.tokens.revoke(&handoff.token);
-        HandoffFailure::Duplicate(e)
-    })?;
-    let event = hand_off(fd, handoff, &rooms.tokens).await?;
+/// the client; on a failure the client falls back to `backend_pipe` (HOF-6).
+async fn hand_off_client(stream: &mut Connection, handoff: &Handoff) -> Result<(), HandoffFailure> {
+    let fd = stream.try_clone_fd().map_err(HandoffFailure::Duplicate)?;
+    let event = hand_off(fd, handoff).await?;
     stream
         .write_all(&event)
         .await

@@ -1,13 +1,10 @@
-//! Connection handoff, broker side (HOF-1…HOF-7): one-time tokens, and the
-//! exchange with the backend's handoff socket that ends with the client's
+//! Connection handoff, broker side (HOF-1…HOF-7): a fresh token per
+//! handoff, and the exchange with the backend's handoff socket that ends with the client's
 //! socket served by the backend. Whether to hand off (NEG-8) is the Hello
 //! machine's decision.
 
-use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use tokio::io::Interest;
 use tokio::net::UnixStream;
@@ -18,90 +15,20 @@ use crate::wire::frames::{handoff_event, handoff_offer};
 use crate::wire::framing::async_io::{read_frame, write_frame};
 use crate::wire::framing::{FramingError, encode_frame};
 use crate::wire::handoff::{AckRejection, check_ack};
-use crate::wire::{HANDOFF_ACK_TIMEOUT, HANDOFF_TOKEN_LEN, HANDOFF_TOKEN_TTL, MAX_FRAME_BYTES};
+use crate::wire::{HANDOFF_ACK_TIMEOUT, HANDOFF_TOKEN_LEN, MAX_FRAME_BYTES};
 
-/// A token as issued.
-type Token = [u8; HANDOFF_TOKEN_LEN];
+/// A handoff token (HOF-1).
+pub(crate) type Token = [u8; HANDOFF_TOKEN_LEN];
 
-#[derive(Debug, Clone, Copy)]
-struct Issued {
-    correlation_id: u64,
-    expires: Instant,
-}
-
-/// Why a token does not redeem (HOF-7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum TokenRejection {
-    /// Never issued, already used, or revoked.
-    #[error("handoff token unknown or already used (HOF-7)")]
-    Unknown,
-    /// Issued more than 30 s ago.
-    #[error("handoff token expired (HOF-7)")]
-    Expired,
-    /// Issued for another correlation id.
-    #[error("handoff token belongs to another connection")]
-    Correlation,
-}
-
-/// Outstanding one-time tokens (HOF-7).
-#[derive(Debug)]
-pub(crate) struct HandoffTokens {
-    issued: Mutex<HashMap<Token, Issued>>,
-    ttl: Duration,
-}
-
-impl HandoffTokens {
-    /// Tokens that live [`HANDOFF_TOKEN_TTL`].
-    pub(crate) fn new() -> Self {
-        Self {
-            issued: Mutex::default(),
-            ttl: HANDOFF_TOKEN_TTL,
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Token, Issued>> {
-        self.issued.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Issues a fresh random token for `correlation_id` (HOF-1).
-    pub(crate) fn issue(&self, correlation_id: u64, now: Instant) -> std::io::Result<Token> {
-        let token: Token = random_bytes()?;
-        let ttl = self.ttl;
-        let mut issued = self.lock();
-        issued.retain(|_, t| t.expires > now);
-        issued.insert(
-            token,
-            Issued {
-                correlation_id,
-                expires: now + ttl,
-            },
-        );
-        Ok(token)
-    }
-
-    /// Redeems a token once (HOF-7): a second use, an expired token or one
-    /// issued for another connection is rejected.
-    pub(crate) fn redeem(
-        &self,
-        token: &[u8],
-        correlation_id: u64,
-        now: Instant,
-    ) -> Result<(), TokenRejection> {
-        let key: Token = token.try_into().map_err(|_| TokenRejection::Unknown)?;
-        let issued = self.lock().remove(&key).ok_or(TokenRejection::Unknown)?;
-        if issued.expires <= now {
-            return Err(TokenRejection::Expired);
-        }
-        if issued.correlation_id != correlation_id {
-            return Err(TokenRejection::Correlation);
-        }
-        Ok(())
-    }
-
-    /// Revokes a token after a failed handoff (HOF-6).
-    pub(crate) fn revoke(&self, token: &Token) {
-        self.lock().remove(token);
-    }
+/// A fresh random token for one handoff (HOF-1).
+///
+/// HOF-7 needs no token book: the exchange that offers a token is the only
+/// place its ack is read, [`check_ack`] accepts only an ack carrying that
+/// token and correlation id, it reads one ack, and it gives up after 5 s
+/// (HOF-4), long before the 30 s TTL. A second ack, a replayed token or an
+/// expired one can therefore never complete a handoff.
+pub(crate) fn fresh_token() -> std::io::Result<Token> {
+    random_bytes()
 }
 
 /// Why a handoff did not complete; the client then falls back (HOF-6).
@@ -130,9 +57,6 @@ pub(crate) enum HandoffFailure {
     /// The ack does not complete the handoff (HOF-5).
     #[error(transparent)]
     Ack(#[from] AckRejection),
-    /// The token does not redeem (HOF-7).
-    #[error(transparent)]
-    Token(#[from] TokenRejection),
     /// The EVENT could not be encoded.
     #[error("encoding the EVENT: {0}")]
     Event(FramingError),
@@ -144,28 +68,15 @@ pub(crate) enum HandoffFailure {
     EventWrite(std::io::Error),
 }
 
-/// HOF-2…HOF-5 for one client after `Negotiated` went out: pass the
-/// client's socket (`client_fd`, a copy) to the backend with the token in
-/// one `sendmsg`, send the offer and wait at most 5 s for a matching
-/// accepting ack. Returns the encoded EVENT frame the caller pushes to the
-/// client (HOF-5). On any failure the token is revoked, and the client,
-/// whose socket the caller then closes, falls back to `backend_pipe` (HOF-6).
+/// HOF-2…HOF-5, HOF-7 for one client after `Negotiated` went out: pass
+/// the client's socket (`client_fd`, a copy) to the backend with the token
+/// in one `sendmsg`, send the offer and wait at most 5 s for the one ack,
+/// which must match and accept. Returns the encoded EVENT frame the caller
+/// pushes to the client (HOF-5). On any failure the client, whose socket
+/// the caller then closes, falls back to `backend_pipe` (HOF-6).
 pub(crate) async fn hand_off(
     client_fd: OwnedFd,
     handoff: &Handoff,
-    tokens: &HandoffTokens,
-) -> Result<Vec<u8>, HandoffFailure> {
-    let result = exchange(client_fd, handoff, tokens).await;
-    if result.is_err() {
-        tokens.revoke(&handoff.token);
-    }
-    result
-}
-
-async fn exchange(
-    client_fd: OwnedFd,
-    handoff: &Handoff,
-    tokens: &HandoffTokens,
 ) -> Result<Vec<u8>, HandoffFailure> {
     let Handoff {
         pipe: handoff_pipe,
@@ -206,8 +117,7 @@ async fn exchange(
     let ack_frame = tokio::time::timeout(HANDOFF_ACK_TIMEOUT, exchange)
         .await
         .map_err(|_| HandoffFailure::Timeout)??;
-    let ack = check_ack(&ack_frame, &token, correlation_id)?;
-    tokens.redeem(&ack.token, ack.correlation_id, Instant::now())?;
+    check_ack(&ack_frame, &token, correlation_id)?;
     encode_frame(&handoff_event(&token, correlation_id)).map_err(HandoffFailure::Event)
 }
 
@@ -216,32 +126,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_redeem_once_within_their_lifetime_for_their_connection() {
-        let tokens = HandoffTokens::new();
-        let t0 = Instant::now();
-        let a = tokens.issue(1, t0).unwrap_or_default();
-        let b = tokens.issue(2, t0).unwrap_or_default();
+    fn every_handoff_gets_its_own_random_token() {
+        let a = fresh_token().unwrap_or_default();
+        let b = fresh_token().unwrap_or_default();
+        assert_ne!(a, [0; HANDOFF_TOKEN_LEN]);
         assert_ne!(a, b);
-        assert_eq!(tokens.redeem(&a, 1, t0), Ok(()));
-        assert_eq!(
-            tokens.redeem(&a, 1, t0),
-            Err(TokenRejection::Unknown),
-            "one-time"
-        );
-        assert_eq!(tokens.redeem(&b, 9, t0), Err(TokenRejection::Correlation));
-        let c = tokens.issue(3, t0).unwrap_or_default();
-        assert_eq!(
-            tokens.redeem(&c, 3, t0 + Duration::from_secs(30)),
-            Err(TokenRejection::Expired),
-            "TTL 30 s"
-        );
-        let d = tokens.issue(4, t0).unwrap_or_default();
-        tokens.revoke(&d);
-        assert_eq!(
-            tokens.redeem(&d, 4, t0),
-            Err(TokenRejection::Unknown),
-            "revoked"
-        );
-        assert_eq!(tokens.redeem(&[0; 3], 4, t0), Err(TokenRejection::Unknown));
     }
 }

@@ -145,7 +145,7 @@ pub(crate) enum Action<'m> {
     ResolveBinary(&'m ServiceDefinition),
     /// Assign a connection id and acquire a backend for this plan.
     AcquireBackend(&'m LaunchPlan),
-    /// Issue a handoff token for this connection id (HOF-1, HOF-7).
+    /// Make a fresh handoff token for the handoff of this connection id (HOF-1).
     IssueToken(u64),
     /// Write this one reply frame (ENV-5).
     Reply(&'m Frame),

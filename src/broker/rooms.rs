@@ -10,7 +10,6 @@ use super::admin::AdminSources;
 use super::config::BrokerConfig;
 use super::event_sink::EventSink;
 use super::fd_pressure::FdPressure;
-use super::handoff::HandoffTokens;
 use super::hello::HelloPolicy;
 use super::launcher::Launcher;
 use super::lifecycle::Lifecycle;
@@ -36,8 +35,6 @@ pub(crate) struct Rooms {
     pub(crate) lifecycle: Arc<Lifecycle>,
     /// ENV-3 demotion.
     pub(crate) fd_pressure: FdPressure,
-    /// One-time handoff tokens (HOF-7).
-    pub(crate) tokens: HandoffTokens,
     /// The HTTP surface, while one is served (V2W).
     pub(crate) http: Mutex<Option<HttpSurface>>,
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use super::config::BrokerConfig;
 use super::event_sink::EventSink;
 use super::fd_pressure::FdPressure;
-use super::handoff::HandoffTokens;
 use super::hello::{Door, HelloPolicy};
 use super::launcher::{Launcher, LauncherConfig};
 use super::lifecycle::Lifecycle;
@@ -106,7 +105,6 @@ pub(crate) fn bind(config: BrokerConfig) -> Result<(UnixListener, Arc<Rooms>), B
         events,
         metrics,
         lifecycle: Lifecycle::new(),
-        tokens: HandoffTokens::new(),
         http: std::sync::Mutex::new(http),
         config,
     };
