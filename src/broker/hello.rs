@@ -291,12 +291,13 @@ impl<'p> HelloExchange<'p> {
             (Stage::Token(admitted, backend, connection_id), Event::Token(token)) => {
                 self.negotiate(admitted, backend, connection_id, token)
             }
-            (Stage::Admin(..) | Stage::Control(_), Event::Replied) => Stage::Done,
             (Stage::Replying(_, after), Event::Replied) => self.after_reply(after),
             (Stage::HandingOff(_, accepted), Event::HandedOff) => self.accept(*accepted),
             (Stage::Daemon(admitted, listed), Event::Daemon(pipe)) => {
                 front_door_negotiate(*admitted, listed, pipe)
             }
+            // An admin or control-RPC reply written ends the exchange, as
+            // does any event the stage does not expect.
             _ => Stage::Done,
         };
         self.action()

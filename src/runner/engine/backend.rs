@@ -2,7 +2,6 @@
 //! it, and many Hellos at once.
 
 use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
@@ -15,9 +14,6 @@ use crate::runner::model::{KillSpec, ParallelSpec, RecordsSpec, ServesSpec};
 use crate::runner::requests::hello_frame;
 use crate::wire::framing::blocking::{read_frame, write_frame};
 use crate::wire::{MAX_FRAME_BYTES, decode_payload};
-
-/// How soon an `eventually` records check looks again.
-const RECORDS_RETRY: Duration = Duration::from_millis(50);
 impl CaseRun<'_> {
     /// The backend pipe captured as `name` (default `backend_pipe`).
     fn captured_pipe(&self, name: Option<&str>) -> Result<String, Failure> {
@@ -77,18 +73,12 @@ impl CaseRun<'_> {
     }
 
     pub(super) fn expect_records(&mut self, spec: &RecordsSpec) -> Result<(), Failure> {
-        let until = deadline(spec.within_ms);
-        loop {
-            let records = self.env.provisioner.records(&spec.service);
-            let judged = judge_records(spec, &records, &self.captures);
-            let settled = matches!(&judged, Ok(j) if j.failure().is_none());
-            if !spec.eventually || settled || Instant::now() > until {
-                return self.accept(judged?);
-            }
-            // The backend writes its records on its own time (after a
-            // report's round trip): nothing announces them, so look again.
-            std::thread::sleep(RECORDS_RETRY);
-        }
+        // A backend writes its records on its own time (after a report's
+        // round trip): `eventually` looks again.
+        self.judge_until(spec.eventually, deadline(spec.within_ms), |run| {
+            let records = run.env.provisioner.records(&spec.service);
+            judge_records(spec, &records, &run.captures)
+        })
     }
 
     pub(super) fn parallel(&mut self, spec: &ParallelSpec) -> Result<(), Failure> {

@@ -157,27 +157,33 @@ impl CaseRun<'_> {
         let path = self.env.event_log.clone().ok_or_else(|| {
             Failure::new("the broker's event log is not known (the case needs event-log)")
         })?;
-        let scan = read_log(&path)
-            .map_err(|e| Failure::new(format!("reading {}: {e}", path.display())))?;
-        let verdict = match spec.intact {
-            Some(_) => Some(
-                verify_log(&path)
-                    .map_err(|e| Failure::new(format!("verifying {}: {e}", path.display())))?,
-            ),
-            None => None,
-        };
-        self.trace.push(
-            "-",
-            "note",
-            &[],
-            format!(
-                "event log {}: {} records",
-                path.display(),
-                scan.records.len()
-            ),
-        );
-        let judgement = judge_event_log(spec, &scan.records, verdict.as_ref(), &self.captures);
-        self.accept(judgement)
+        self.judge_until(spec.eventually, deadline(spec.within_ms), |run| {
+            let scan = read_log(&path)
+                .map_err(|e| Failure::new(format!("reading {}: {e}", path.display())))?;
+            let verdict = match spec.intact {
+                Some(_) => Some(
+                    verify_log(&path)
+                        .map_err(|e| Failure::new(format!("verifying {}: {e}", path.display())))?,
+                ),
+                None => None,
+            };
+            run.trace.push(
+                "-",
+                "note",
+                &[],
+                format!(
+                    "event log {}: {} records",
+                    path.display(),
+                    scan.records.len()
+                ),
+            );
+            Ok(judge_event_log(
+                spec,
+                &scan.records,
+                verdict.as_ref(),
+                &run.captures,
+            ))
+        })
     }
 
     pub(super) fn expect_socket_modes(&mut self, spec: &SocketModesSpec) -> Result<(), Failure> {

@@ -28,6 +28,9 @@ use crate::testbed::{BrokerInstance, FrontDoorPlaces, Provisioner, Target};
 /// Default bound on waiting for a reply or a close.
 pub(crate) const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
+/// How soon an `eventually` check looks again.
+const EVENTUALLY_RETRY: Duration = Duration::from_millis(50);
+
 /// What a case runs against.
 pub(crate) struct CaseEnv<'a> {
     /// The broker socket.
@@ -247,6 +250,26 @@ impl CaseRun<'_> {
         self.captures.extend(judgement.captures);
         self.ref_misses.extend(judgement.ref_misses);
         failure.map_or(Ok(()), Err)
+    }
+
+    /// Judges once, or with `eventually` again until the judgement passes
+    /// or `until` is past, and takes the last judgement. For state a broker
+    /// or a backend reaches on its own time (a report's round trip, an
+    /// event logged after a reply) that nothing the runner holds announces.
+    fn judge_until(
+        &mut self,
+        eventually: bool,
+        until: Instant,
+        mut attempt: impl FnMut(&mut Self) -> Result<Judgement, Failure>,
+    ) -> Result<(), Failure> {
+        loop {
+            let judged = attempt(self);
+            let passed = matches!(&judged, Ok(j) if j.failure().is_none());
+            if !eventually || passed || Instant::now() > until {
+                return self.accept(judged?);
+            }
+            std::thread::sleep(EVENTUALLY_RETRY);
+        }
     }
 
     /// Stops the front doors steps started and kept.

@@ -27,9 +27,6 @@ use crate::testbed::{
 /// announces a file's creation on a channel the runner holds).
 const FILE_POLL: Duration = Duration::from_millis(10);
 
-/// How soon an `eventually` HTTP check asks again.
-const HTTP_RETRY: Duration = Duration::from_millis(50);
-
 impl CaseRun<'_> {
     fn places(&self) -> Result<&FrontDoorPlaces, Failure> {
         self.env.front_door.as_ref().ok_or_else(|| {
@@ -151,21 +148,17 @@ impl CaseRun<'_> {
         let until = deadline(spec.within_ms);
         let address = self.http_address(until)?;
         let url = format!("http://{address}{}", spec.path);
-        loop {
+        // The state comes from a backend's own report: `eventually` asks again.
+        self.judge_until(spec.eventually, until, |run| {
             let response = http_request(&spec.method, &url, until)?;
-            self.trace.push(
+            run.trace.push(
                 "http",
                 "note",
                 &[],
                 format!("{} {url} -> {}", spec.method, response.status),
             );
-            let judgement = judge_http(spec, &response, &self.captures);
-            if !spec.eventually || judgement.failure().is_none() || Instant::now() > until {
-                return self.accept(judgement);
-            }
-            // The state comes from a backend's own report: ask again shortly.
-            std::thread::sleep(HTTP_RETRY);
-        }
+            Ok(judge_http(spec, &response, &run.captures))
+        })
     }
 
     pub(super) fn tcp_send(&mut self, spec: &TcpSendSpec) -> Result<(), Failure> {

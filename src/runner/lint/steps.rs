@@ -163,6 +163,7 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
                 }
             }
             Step::ExpectEventLog(log) => {
+                self.eventually("expect_event_log", log.eventually, log.within_ms, at);
                 for kind in &log.kinds {
                     if crate::proto::v1::EventKind::from_str_name(kind).is_none() {
                         self.add(
@@ -370,14 +371,19 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
                 );
             }
         }
-        if records.within_ms.is_some() && !records.eventually {
-            self.add(
-                at,
-                "expect_records.within_ms bounds only an `eventually` wait",
-            );
-        }
+        self.eventually("expect_records", records.eventually, records.within_ms, at);
         for value in records.probe.values() {
             self.matcher("expect_records.probe", value, scope, at);
+        }
+    }
+
+    /// `within_ms` bounds an `eventually` wait; alone it would mean nothing.
+    fn eventually(&mut self, what: &str, eventually: bool, within_ms: Option<u64>, at: &str) {
+        if within_ms.is_some() && !eventually {
+            self.add(
+                at,
+                format!("{what}.within_ms bounds only an `eventually` wait"),
+            );
         }
     }
 

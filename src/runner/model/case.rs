@@ -774,6 +774,14 @@ pub struct EventLogSpec {
     /// The chain head equals this captured value (hex string, e.g. from STATUS JSON).
     #[serde(default)]
     pub head_same_as: Option<String>,
+    /// Read the log again until the checks pass or `within_ms` ends: the
+    /// broker logs a Hello's outcome after the client may already have
+    /// seen its last frame (a handoff's EVENT).
+    #[serde(default)]
+    pub eventually: bool,
+    /// Bound on an `eventually` wait (default 10 s).
+    #[serde(default)]
+    pub within_ms: Option<u64>,
 }
 
 /// `expect_socket_modes`.
