@@ -36,13 +36,16 @@ pub(crate) fn judge_event_log(
             big.index, big.len
         ));
     }
-    for kind in &spec.kinds {
-        let present = records
+    let present = |kind: &str| {
+        records
             .iter()
-            .any(|r| EventKind::try_from(r.event.kind).is_ok_and(|k| k.as_str_name() == kind));
-        if !present {
-            out.problems.push(format!("no {kind} record in the log"));
-        }
+            .any(|r| EventKind::try_from(r.event.kind).is_ok_and(|k| k.as_str_name() == kind))
+    };
+    for kind in spec.kinds.iter().filter(|k| !present(k)) {
+        out.problems.push(format!("no {kind} record in the log"));
+    }
+    for kind in spec.absent_kinds.iter().filter(|k| present(k)) {
+        out.problems.push(format!("a {kind} record is in the log"));
     }
     if let Some(min) = spec.min_records
         && (records.len() as u64) < min

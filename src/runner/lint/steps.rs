@@ -164,7 +164,7 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
             }
             Step::ExpectEventLog(log) => {
                 self.eventually("expect_event_log", log.eventually, log.within_ms, at);
-                for kind in &log.kinds {
+                for kind in log.kinds.iter().chain(&log.absent_kinds) {
                     if crate::proto::v1::EventKind::from_str_name(kind).is_none() {
                         self.add(
                             at,

@@ -768,6 +768,9 @@ pub struct EventLogSpec {
     /// Event kinds (`HELLO_REFUSED`, …) that must each appear at least once.
     #[serde(default)]
     pub kinds: Vec<String>,
+    /// Event kinds that must not appear at all.
+    #[serde(default)]
+    pub absent_kinds: Vec<String>,
     /// At least this many records.
     #[serde(default)]
     pub min_records: Option<u64>,

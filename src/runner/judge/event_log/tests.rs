@@ -78,6 +78,18 @@ fn a_missing_kind_is_named() {
 }
 
 #[test]
+fn a_kind_that_must_be_absent_is_named_when_present() {
+    assert_eq!(
+        problems(
+            r#"absent_kinds = ["SPAWN", "HELLO_ACCEPTED"]"#,
+            None,
+            &Captures::default()
+        ),
+        ["a SPAWN record is in the log"]
+    );
+}
+
+#[test]
 fn too_few_records_are_counted() {
     assert_eq!(
         problems("min_records = 3", None, &Captures::default()),
