@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use super::{CaseRun, DEFAULT_WAIT, Restore, deadline};
 use crate::events::{read_log, verify_log};
-use crate::runner::judge::{Failure, judge_event_log};
-use crate::runner::model::{EventLogSpec, ExhaustFdsSpec, SocketModesSpec, StoppedSpec, UidSpec};
+use crate::runner::judge::{Binding, Failure, Judgement, judge_event_log};
+use crate::runner::model::{
+    EventLogSpec, ExhaustFdsSpec, FileSpec, SocketModesSpec, StoppedSpec, UidSpec,
+};
 use crate::stress::FdExhaustionConfig;
 use crate::stress::fd_exhaustion::run_fd_exhaustion;
 
@@ -184,6 +186,27 @@ impl CaseRun<'_> {
                 &run.captures,
             ))
         })
+    }
+
+    /// A file the broker wrote where the case told it to (`{tmp}`), read as
+    /// JSON and judged pointer by pointer.
+    pub(super) fn expect_file(&mut self, spec: &FileSpec) -> Result<(), Failure> {
+        let path = spec
+            .path
+            .replace("{tmp}", &self.tmp.path().to_string_lossy());
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Failure::new(format!("reading {path}: {e}")))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Failure::new(format!("{path} is not JSON: {e}")))?;
+        self.trace.push(
+            "-",
+            "note",
+            &[],
+            format!("read {path}: {} bytes", text.len()),
+        );
+        let mut judgement = Judgement::default();
+        judgement.json_pointers(&json, &spec.json, Binding::Must, &self.captures);
+        self.accept(judgement)
     }
 
     pub(super) fn expect_socket_modes(&mut self, spec: &SocketModesSpec) -> Result<(), Failure> {

@@ -206,6 +206,7 @@ impl CaseRun<'_> {
             Step::Signal(spec) => self.signal(spec),
             Step::ExpectExit(spec) => self.expect_exit(spec),
             Step::ExhaustFds(spec) => self.exhaust_fds(spec),
+            Step::ExpectFile(spec) => self.expect_file(spec),
         }
     }
 

@@ -5,8 +5,8 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::{Binding, Judgement};
-use crate::runner::matching::{Actual, Captures, resolve_json};
-use crate::runner::model::{Checks, HttpSpec};
+use crate::runner::matching::{Actual, Captures};
+use crate::runner::model::HttpSpec;
 
 /// What the HTTP client read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,38 +92,13 @@ pub(crate) fn judge_http(
     if !spec.json.is_empty() || !spec.ref_json.is_empty() {
         match serde_json::from_slice::<serde_json::Value>(&response.body) {
             Ok(json) => {
-                pointers(&mut judgement, &json, &spec.json, Binding::Must, captures);
-                pointers(
-                    &mut judgement,
-                    &json,
-                    &spec.ref_json,
-                    Binding::RefOnly,
-                    captures,
-                );
+                judgement.json_pointers(&json, &spec.json, Binding::Must, captures);
+                judgement.json_pointers(&json, &spec.ref_json, Binding::RefOnly, captures);
             }
             Err(e) => judgement.problems.push(format!("body: not JSON ({e})")),
         }
     }
     judgement
-}
-
-fn pointers(
-    judgement: &mut Judgement,
-    json: &serde_json::Value,
-    checks: &Checks,
-    binding: Binding,
-    captures: &Captures,
-) {
-    for (pointer, expected) in checks {
-        let actual = Ok(resolve_json(json, pointer));
-        judgement.check(
-            &format!("json {pointer}"),
-            actual,
-            expected,
-            binding,
-            captures,
-        );
-    }
 }
 
 /// The address a discovery file names: the content split at the last `:`,

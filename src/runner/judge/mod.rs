@@ -7,8 +7,8 @@ pub(crate) mod http;
 pub(crate) mod records;
 pub(crate) mod reply;
 
-use super::matching::{Actual, Captures, check};
-use super::model::Matcher;
+use super::matching::{Actual, Captures, check, resolve_json};
+use super::model::{Checks, Matcher};
 
 pub(crate) use event_log::judge_event_log;
 pub(crate) use http::{HttpResponse, discovery_address, judge_http};
@@ -78,6 +78,27 @@ impl Judgement {
             None => {}
             Some((why, Binding::Must)) => self.problems.push(format!("{what}: {why}")),
             Some((why, Binding::RefOnly)) => self.ref_misses.push(format!("{what} (REF): {why}")),
+        }
+    }
+
+    /// Checks each JSON pointer of `checks` against `json` (a pointer that
+    /// names nothing reads as absent), noting misses as `json <pointer>`.
+    pub(crate) fn json_pointers(
+        &mut self,
+        json: &serde_json::Value,
+        checks: &Checks,
+        binding: Binding,
+        captures: &Captures,
+    ) {
+        for (pointer, expected) in checks {
+            let actual = Ok(resolve_json(json, pointer));
+            self.check(
+                &format!("json {pointer}"),
+                actual,
+                expected,
+                binding,
+                captures,
+            );
         }
     }
 

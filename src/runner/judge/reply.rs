@@ -167,16 +167,7 @@ impl ReplyJudge {
     }
 
     fn pointers(&mut self, json: &serde_json::Value, checks: &Checks, binding: Binding) {
-        for (pointer, expected) in checks {
-            let actual = Ok(resolve_json(json, pointer));
-            self.out.check(
-                &format!("json {pointer}"),
-                actual,
-                expected,
-                binding,
-                &self.seen,
-            );
-        }
+        self.out.json_pointers(json, checks, binding, &self.seen);
     }
 
     fn capture(&mut self, name: &str, value: Result<Actual, String>) -> Result<(), Failure> {

@@ -148,6 +148,9 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
             | Step::Signal(_)
             | Step::ExpectExit(_)
             | Step::ExhaustFds(_) => {}
+            Step::ExpectFile(file) => {
+                self.matchers("expect_file.json", &file.json, scope, at);
+            }
             Step::TcpSend(send) => {
                 scope.tcp.insert(send.on.clone());
             }

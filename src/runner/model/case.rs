@@ -644,10 +644,23 @@ pub enum Step {
     Signal(SignalSpec),
     /// The case's broker (or a started front door) exits by itself with a code.
     ExpectExit(ExitSpec),
+    /// A JSON file something wrote (a DIAGNOSE bundle), and its checks.
+    ExpectFile(Box<FileSpec>),
     /// Run the case's broker out of descriptors (ENV-3): Hellos then get
     /// `Refused{FD_PRESSURE, retry_after_ms=1000}`, and once the
     /// connections are gone normal answers again (needs `broker-process`).
     ExhaustFds(ExhaustFdsSpec),
+}
+
+/// `expect_file`: a file read as JSON.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// Its path; `{tmp}` is the case's temporary directory.
+    pub path: String,
+    /// JSON pointer checks on its content (RFC 6901).
+    #[serde(default)]
+    pub json: Checks,
 }
 
 /// `exhaust_fds`: the stress tool's fd-exhaustion phase on the case's broker.
