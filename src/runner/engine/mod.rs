@@ -263,11 +263,20 @@ impl CaseRun<'_> {
         until: Instant,
         mut attempt: impl FnMut(&mut Self) -> Result<Judgement, Failure>,
     ) -> Result<(), Failure> {
+        let mut previous = None;
         loop {
             let judged = attempt(self);
             let passed = matches!(&judged, Ok(j) if j.failure().is_none());
             if !eventually || passed || Instant::now() > until {
-                return self.accept(judged?);
+                return match (judged, previous) {
+                    // An attempt the deadline cut short says less than the
+                    // last one that could be judged.
+                    (Err(_), Some(previous)) => self.accept(previous),
+                    (judged, _) => self.accept(judged?),
+                };
+            }
+            if let Ok(judgement) = judged {
+                previous = Some(judgement);
             }
             std::thread::sleep(EVENTUALLY_RETRY);
         }
