@@ -38,19 +38,6 @@ impl BackendKey {
     }
 }
 
-impl std::fmt::Display for BackendKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}/{}@{} (blake3 {})",
-            self.instance,
-            self.service,
-            self.version,
-            crate::inspect::to_hex(&self.exe_hash[..6])
-        )
-    }
-}
-
 /// A backend that passed its identity probe and serves clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LiveBackend {
