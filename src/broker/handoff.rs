@@ -1,7 +1,7 @@
 //! Connection handoff, broker side (HOF-1…HOF-7): a fresh token per
-//! handoff, and the exchange with the backend's handoff socket that ends with the client's
-//! socket served by the backend. Whether to hand off (NEG-8) is the Hello
-//! machine's decision.
+//! handoff, and the exchange with the backend's handoff socket that ends
+//! with the client's socket served by the backend. Whether to hand off
+//! (NEG-8) is the Hello machine's decision.
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;

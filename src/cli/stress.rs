@@ -17,7 +17,8 @@ use broker_conformance::stress::MutationsConfig;
 use broker_conformance::stress::SlowConfig;
 use broker_conformance::stress::StormsConfig;
 use broker_conformance::stress::{
-    BackendFaultsConfig, FdExhaustionConfig, ResourceBounds, RestartConfig, fault_services,
+    BackendFaultsConfig, DEFAULT_FD_HEADROOM, FdExhaustionConfig, ResourceBounds, RestartConfig,
+    fault_services,
 };
 use broker_conformance::stress::{Finding, Phase};
 use broker_conformance::stress::{ReplayBounds, replay};
@@ -98,7 +99,7 @@ pub struct StressArgs {
     fake_backend: Option<PathBuf>,
     /// fd-exhaustion: descriptors the broker may open beyond those open
     /// when the phase starts (its RLIMIT_NOFILE is lowered to that).
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = DEFAULT_FD_HEADROOM)]
     fd_headroom: u64,
     /// backend-faults: rounds through every faulty behaviour.
     #[arg(long, default_value_t = 2)]

@@ -31,6 +31,10 @@ pub struct FdExhaustionConfig {
     pub recovery: Duration,
 }
 
+/// Descriptors the broker may open beyond those open at the start, unless
+/// told otherwise (`stress --fd-headroom`, the `exhaust_fds` step).
+pub const DEFAULT_FD_HEADROOM: u64 = 32;
+
 /// What the phase saw.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct FdExhaustionTally {
@@ -50,6 +54,13 @@ pub struct FdExhaustionTally {
     pub peak_fds: u64,
     /// How long after the release a Hello was answered normally, in ms.
     pub recovered_ms: Option<f64>,
+}
+
+impl FdExhaustionTally {
+    /// The broker reached its limit: only then does it owe FD_PRESSURE.
+    pub fn reached_limit(&self) -> bool {
+        self.peak_fds + 1 >= self.limit
+    }
 }
 
 /// Extra connections opened beyond the headroom, so `accept` surely fails.
@@ -124,7 +135,6 @@ pub(crate) fn run_fd_exhaustion(
     }
     tally.held = held.len() as u64;
     tally.peak_fds = peak_descriptors(pid, tally.limit, config.reply_timeout);
-    let pushed = tally.peak_fds + 1 >= tally.limit;
     for (i, stream) in held.iter_mut().enumerate() {
         let _ = stream.set_read_timeout(Some(config.reply_timeout));
         let _ = stream.set_write_timeout(Some(config.reply_timeout));
@@ -156,7 +166,7 @@ pub(crate) fn run_fd_exhaustion(
             Answer::Silent | Answer::NotAwaited => tally.unanswered += 1,
         }
     }
-    if pushed && tally.fd_pressure == 0 {
+    if tally.reached_limit() && tally.fd_pressure == 0 {
         findings.push(Finding::new(
             at(tally.held),
             FindingKind::FdPressure,

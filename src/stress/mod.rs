@@ -36,7 +36,7 @@ pub(crate) mod storms;
 pub use backend_faults::{BackendFaultsConfig, fault_services};
 pub use expected::ExpectedFindings;
 #[cfg(unix)]
-pub use fd_exhaustion::FdExhaustionConfig;
+pub use fd_exhaustion::{DEFAULT_FD_HEADROOM, FdExhaustionConfig};
 pub use finding::{Evidence, Finding, FindingError, FindingKind, Phase};
 pub use invariants::{Violation, check_reply};
 #[cfg(unix)]

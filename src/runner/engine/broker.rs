@@ -15,8 +15,8 @@ use crate::runner::judge::{Binding, Failure, Judgement, judge_event_log};
 use crate::runner::model::{
     EventLogSpec, ExhaustFdsSpec, FileSpec, SocketModesSpec, StoppedSpec, UidSpec,
 };
-use crate::stress::FdExhaustionConfig;
 use crate::stress::fd_exhaustion::run_fd_exhaustion;
+use crate::stress::{DEFAULT_FD_HEADROOM, FdExhaustionConfig};
 
 impl CaseRun<'_> {
     /// Sets `path`'s mode until the case ends.
@@ -228,9 +228,6 @@ impl CaseRun<'_> {
     }
 }
 
-/// `exhaust_fds`' headroom when the case names none (the stress tool's default).
-const FD_HEADROOM: u64 = 32;
-
 /// Bound on a connect and on each reply while the broker is out of descriptors.
 const FD_REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -253,12 +250,11 @@ impl CaseRun<'_> {
                 Failure::new("the case's broker is not a process the runner started (it needs broker-process)")
             })?;
         let config = FdExhaustionConfig {
-            headroom: spec.headroom.unwrap_or(FD_HEADROOM).max(1),
+            headroom: spec.headroom.unwrap_or(DEFAULT_FD_HEADROOM).max(1),
             reply_timeout: FD_REPLY_TIMEOUT,
             recovery: self.env.hello_timeout + FD_RECOVERY_SLACK,
         };
         let (tally, findings) = run_fd_exhaustion(&self.env.socket, pid, config, 0);
-        let reached = tally.peak_fds + 1 >= tally.limit;
         self.trace.push(
             "-",
             "note",
@@ -267,7 +263,7 @@ impl CaseRun<'_> {
                 "descriptor limit {} ({}reached: peak {} open), {} connections held: \
                  {} FD_PRESSURE, {} other replies, {} unanswered; normal answers again after {}",
                 tally.limit,
-                if reached { "" } else { "never " },
+                if tally.reached_limit() { "" } else { "never " },
                 tally.peak_fds,
                 tally.held,
                 tally.fd_pressure,
@@ -278,16 +274,12 @@ impl CaseRun<'_> {
                     .map_or_else(|| "never".to_owned(), |ms| format!("{ms:.1} ms")),
             ),
         );
-        let problems: Vec<String> = findings
-            .iter()
-            .map(|f| format!("{}: {}", f.clause, f.message))
-            .collect();
-        match problems.first() {
-            None => Ok(()),
-            Some(first) => Err(Failure {
-                message: first.clone(),
-                detail: problems.join("\n"),
-            }),
-        }
+        self.accept(Judgement {
+            problems: findings
+                .iter()
+                .map(|f| format!("{}: {}", f.clause, f.message))
+                .collect(),
+            ..Judgement::default()
+        })
     }
 }

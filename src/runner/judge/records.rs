@@ -218,7 +218,11 @@ fn offer_fields(record: &Record) -> BTreeMap<&'static str, Actual> {
     ])
 }
 
-/// A BackendHttpReady report record's checkable fields (V2K-7).
+/// The checkable fields of a BackendHttpReady report record.
+pub(crate) const HTTP_REPORT_FIELDS: [&str; 3] = ["serving", "reported", "outcome"];
+
+/// A BackendHttpReady report record's checkable fields (V2K-7), named as
+/// [`HTTP_REPORT_FIELDS`].
 fn report_fields(record: &Record) -> BTreeMap<&'static str, Actual> {
     let Record::HttpReport {
         serving,
@@ -228,10 +232,11 @@ fn report_fields(record: &Record) -> BTreeMap<&'static str, Actual> {
     else {
         return BTreeMap::new();
     };
+    let [serving_name, reported_name, outcome_name] = HTTP_REPORT_FIELDS;
     BTreeMap::from([
-        ("serving", Actual::Int(i128::from(*serving))),
-        ("reported", Actual::Int(i128::from(*reported))),
-        ("outcome", Actual::Str(outcome.clone())),
+        (serving_name, Actual::Int(i128::from(*serving))),
+        (reported_name, Actual::Int(i128::from(*reported))),
+        (outcome_name, Actual::Str(outcome.clone())),
     ])
 }
 

@@ -8,6 +8,7 @@ use super::text_format::{
     ERROR_CODE, FRAME, HELLO, has_enum_value, has_field, is_message, parse_as,
 };
 use super::{CaseSink, Context};
+use crate::runner::judge::records::HTTP_REPORT_FIELDS;
 use crate::runner::judge::reply::NEGOTIATED_CAPTURES;
 use crate::runner::model::{
     Alternative, Checks, ConnName, FrameSpec, HelloResult, HelloSpec, Literal, Matcher,
@@ -367,10 +368,13 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
             at,
         );
         for field in records.http_report.keys() {
-            if !["serving", "reported", "outcome"].contains(&field.as_str()) {
+            if !HTTP_REPORT_FIELDS.contains(&field.as_str()) {
                 self.add(
                     at,
-                    format!("expect_records.http_report.{field}: not a field (serving, reported, outcome)"),
+                    format!(
+                        "expect_records.http_report.{field}: not a field ({})",
+                        HTTP_REPORT_FIELDS.join(", ")
+                    ),
                 );
             }
         }
