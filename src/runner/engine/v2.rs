@@ -304,11 +304,12 @@ impl CaseRun<'_> {
     }
 
     /// Places for one more front door of the case's program in a runtime
-    /// directory of its own (beside the case's), its socket directory made
-    /// already with `mode`.
+    /// directory of this case's own (in its temporary directory: cases that
+    /// run at once never share it), its socket directory made already with
+    /// `mode`.
     fn places_with_socket_dir(&self, mode: u32) -> Result<FrontDoorPlaces, Failure> {
         let case = self.places()?;
-        let runtime = case.xdg_runtime.join("own");
+        let runtime = self.tmp.path().join("rt");
         let places = FrontDoorPlaces::new(&runtime, &case.paths.program);
         let made = |what: &str, e: std::io::Error| Failure::new(format!("making {what}: {e}"));
         let socket_dir = places
