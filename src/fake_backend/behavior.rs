@@ -13,6 +13,9 @@ pub enum Behavior {
     Echo,
     /// Exits with status 3 before doing anything.
     CrashAtStart,
+    /// Crashes like `crash-at-start` on every launch of its installation
+    /// but the third, which echoes (REG-3: a success resets the budget).
+    Flaky,
     /// Never listens or answers: the probe times out.
     NeverBind,
     /// Starts serving only after 2 s, far past the 500 ms probe bound.
@@ -62,6 +65,7 @@ impl Behavior {
     pub const ALL: &'static [Behavior] = &[
         Self::Echo,
         Self::CrashAtStart,
+        Self::Flaky,
         Self::NeverBind,
         Self::BindLate,
         Self::LiePid,
@@ -89,6 +93,7 @@ impl Behavior {
         match self {
             Self::Echo => "echo",
             Self::CrashAtStart => "crash-at-start",
+            Self::Flaky => "flaky",
             Self::NeverBind => "never-bind",
             Self::BindLate => "bind-late",
             Self::LiePid => "lie-pid",
@@ -161,7 +166,11 @@ impl Behavior {
     pub fn needs_own_process(self) -> bool {
         matches!(
             self,
-            Self::CrashAtStart | Self::NeverBind | Self::BindLate | Self::ExitAfterProbe
+            Self::CrashAtStart
+                | Self::Flaky
+                | Self::NeverBind
+                | Self::BindLate
+                | Self::ExitAfterProbe
         )
     }
 }

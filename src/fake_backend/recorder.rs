@@ -88,12 +88,16 @@ pub enum Record {
 #[derive(Debug)]
 pub struct Recorder {
     file: Option<Mutex<File>>,
+    dir: Option<PathBuf>,
 }
 
 impl Recorder {
     /// Records nothing.
     pub fn disabled() -> Self {
-        Self { file: None }
+        Self {
+            file: None,
+            dir: None,
+        }
     }
 
     /// Records into `dir/<pid>.jsonl` (the directory is created).
@@ -103,6 +107,25 @@ impl Recorder {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(Self {
             file: Some(Mutex::new(file)),
+            dir: Some(dir.to_path_buf()),
+        })
+    }
+
+    /// How many other processes recorded into the same directory before
+    /// this one: the launches of this installation so far (0 when
+    /// recording is off).
+    pub fn earlier_processes(&self) -> usize {
+        let Some(dir) = &self.dir else { return 0 };
+        let own = format!("{}.jsonl", std::process::id());
+        fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name.ends_with(".jsonl") && name != own
+                })
+                .count()
         })
     }
 

@@ -70,20 +70,33 @@ impl BuiltInTarget {
 
 /// What `serve`'s `--http-port V` and the HTTP variables in `extra` ask of
 /// an embedded broker (V2W-1…V2W-4): the only start options it takes.
+/// `serve`'s flag that makes backends stop with the broker (the built-in
+/// broker's only behaviour).
+const STOP_BACKENDS_ON_EXIT: &str = "--stop-backends-on-exit";
+
 fn http_plan(extra: &StartOptions) -> Result<Option<BindPlan>, TargetError> {
     let unsupported = |what: &str| {
         TargetError::Start(format!(
-            "the built-in broker takes only --http-port V and the HTTP variables, not {what}"
+            "the built-in broker takes only --http-port V, {STOP_BACKENDS_ON_EXIT} and the HTTP variables, not {what}"
         ))
     };
-    let spec = match extra.args.as_slice() {
+    // The built-in broker always stops its backends when it stops.
+    let args: Vec<&String> = extra
+        .args
+        .iter()
+        .filter(|a| *a != STOP_BACKENDS_ON_EXIT)
+        .collect();
+    let spec = match args.as_slice() {
         [] => None,
-        [flag, value] if flag == "--http-port" => Some(
+        [flag, value] if *flag == "--http-port" => Some(
             value
                 .parse::<HttpPortSpec>()
                 .map_err(|e| TargetError::Start(e.to_string()))?,
         ),
-        other => return Err(unsupported(&other.join(" "))),
+        other => {
+            let other: Vec<&str> = other.iter().map(|a| a.as_str()).collect();
+            return Err(unsupported(&other.join(" ")));
+        }
     };
     if let Some((name, _)) = extra
         .env
