@@ -42,6 +42,7 @@ mod server;
 mod startup;
 
 pub use auth::AuthTokens;
+pub(crate) use config::hello_timeout_from_env;
 pub use config::{BrokerConfig, ConfigOverrides, LogLevel, resolve_config};
 pub use embedded::{EmbeddedBroker, EmbeddedBrokerBuilder};
 pub use launcher::LaunchError;

@@ -9,9 +9,32 @@ use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
 use super::hex::to_spaced_hex;
 use crate::proto::descriptor_pool;
-use crate::wire::constants::{FRAME_HEADER_LEN, MAX_FRAME_BYTES, payload_protocol_name};
+use crate::wire::constants::{
+    FRAME_HEADER_LEN, MAX_FRAME_BYTES, PAYLOAD_PROTOCOL_ADMIN, PAYLOAD_PROTOCOL_CLUD,
+    PAYLOAD_PROTOCOL_CONTROL, PAYLOAD_PROTOCOL_FBUILD, PAYLOAD_PROTOCOL_HANDOFF,
+    PAYLOAD_PROTOCOL_HTTP_ENDPOINT, PAYLOAD_PROTOCOL_HTTP_READY, PAYLOAD_PROTOCOL_IDENTITY_PROBE,
+    PAYLOAD_PROTOCOL_V2_SESSION, PAYLOAD_PROTOCOL_ZCCACHE,
+};
 use crate::wire::framing::{decode_frame_body, split_frame};
 use crate::wire::payload::{PROBE_NONCE_PREFIX, PayloadSchema, payload_schema};
+
+/// The name a dump shows for a payload protocol the spec assigns, if any
+/// (ENV-2).
+fn payload_protocol_name(id: u32) -> Option<&'static str> {
+    Some(match id {
+        PAYLOAD_PROTOCOL_CONTROL => "control",
+        PAYLOAD_PROTOCOL_ADMIN => "admin",
+        PAYLOAD_PROTOCOL_IDENTITY_PROBE => "identity-probe",
+        PAYLOAD_PROTOCOL_HANDOFF => "handoff",
+        PAYLOAD_PROTOCOL_V2_SESSION => "v2-session",
+        PAYLOAD_PROTOCOL_HTTP_ENDPOINT => "http-endpoint",
+        PAYLOAD_PROTOCOL_HTTP_READY => "http-ready",
+        PAYLOAD_PROTOCOL_ZCCACHE => "zccache",
+        PAYLOAD_PROTOCOL_CLUD => "clud",
+        PAYLOAD_PROTOCOL_FBUILD => "fbuild",
+        _ => return None,
+    })
+}
 
 const FRAME: &str = "running_process.broker.v1.Frame";
 const DAEMON_PROCESS: &str = "running_process.broker.v1.DaemonProcess";
@@ -409,5 +432,20 @@ pub(crate) fn annotate_any_frame(bytes: &[u8]) -> Vec<Annotation> {
             push(&mut out, 0, bytes, 0, format!("not a complete frame: {e}"));
             out
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assigned_payload_protocols_are_named_and_others_are_not() {
+        assert_eq!(
+            payload_protocol_name(PAYLOAD_PROTOCOL_HANDOFF),
+            Some("handoff")
+        );
+        assert_eq!(payload_protocol_name(PAYLOAD_PROTOCOL_ADMIN), Some("admin"));
+        assert_eq!(payload_protocol_name(0x1234), None);
     }
 }

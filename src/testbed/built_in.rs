@@ -9,6 +9,7 @@ use super::target::{
     BrokerInstance, Target, TargetCaps, TargetError, TargetInfo, TargetKind, TargetProfile,
 };
 use crate::broker::EmbeddedBroker;
+use crate::broker::hello_timeout_from_env;
 use crate::env::MapEnv;
 use crate::http::{BindPlan, HttpPortSpec};
 use crate::wire::env_vars;
@@ -47,15 +48,15 @@ impl BuiltInTarget {
     fn start_embedded(
         &self,
         token: Option<&[u8]>,
-        http: Option<BindPlan>,
+        plan: StartPlan,
     ) -> Result<Box<dyn BrokerInstance>, TargetError> {
         let mut builder = EmbeddedBroker::builder()
             .service_def_dir(&self.profile.definitions)
-            .hello_timeout(self.profile.hello_timeout);
+            .hello_timeout(plan.hello_timeout.unwrap_or(self.profile.hello_timeout));
         if let Some(token) = token {
             builder = builder.auth_token(token);
         }
-        if let Some(plan) = http {
+        if let Some(plan) = plan.http {
             builder = builder.http(plan);
         }
         let broker = builder
@@ -68,45 +69,58 @@ impl BuiltInTarget {
     }
 }
 
-/// What `serve`'s `--http-port V` and the HTTP variables in `extra` ask of
-/// an embedded broker (V2W-1…V2W-4): the only start options it takes.
-/// `serve`'s flag that makes backends stop with the broker (the built-in
-/// broker's only behaviour).
+/// `serve`'s flag that makes backends stop with the broker: the built-in
+/// broker always does, so it takes the flag and changes nothing.
 const STOP_BACKENDS_ON_EXIT: &str = "--stop-backends-on-exit";
 
-fn http_plan(extra: &StartOptions) -> Result<Option<BindPlan>, TargetError> {
-    let unsupported = |what: &str| {
-        TargetError::Start(format!(
-            "the built-in broker takes only --http-port V, {STOP_BACKENDS_ON_EXIT} and the HTTP variables, not {what}"
-        ))
-    };
-    // The built-in broker always stops its backends when it stops.
-    let args: Vec<&String> = extra
-        .args
-        .iter()
-        .filter(|a| *a != STOP_BACKENDS_ON_EXIT)
-        .collect();
-    let spec = match args.as_slice() {
-        [] => None,
-        [flag, value] if *flag == "--http-port" => Some(
-            value
-                .parse::<HttpPortSpec>()
-                .map_err(|e| TargetError::Start(e.to_string()))?,
-        ),
-        other => {
-            let other: Vec<&str> = other.iter().map(|a| a.as_str()).collect();
-            return Err(unsupported(&other.join(" ")));
+/// What a fresh broker's start options ask of an embedded broker: the only
+/// ones it takes are `serve`'s `--http-port V` with the HTTP variables
+/// (V2W-1…V2W-4), the Hello deadline's variable (FRM-9), and
+/// `--stop-backends-on-exit`.
+#[derive(Debug, Default)]
+struct StartPlan {
+    http: Option<BindPlan>,
+    hello_timeout: Option<Duration>,
+}
+
+impl StartPlan {
+    fn of(extra: &StartOptions) -> Result<Self, TargetError> {
+        let unsupported = |what: &str| {
+            TargetError::Start(format!(
+                "the built-in broker takes only --http-port V, {STOP_BACKENDS_ON_EXIT}, \
+                 {} and the HTTP variables, not {what}",
+                env_vars::HELLO_TIMEOUT_MS
+            ))
+        };
+        let args: Vec<&str> = extra
+            .args
+            .iter()
+            .map(String::as_str)
+            .filter(|a| *a != STOP_BACKENDS_ON_EXIT)
+            .collect();
+        let spec = match args.as_slice() {
+            [] => None,
+            ["--http-port", value] => Some(
+                value
+                    .parse::<HttpPortSpec>()
+                    .map_err(|e| TargetError::Start(e.to_string()))?,
+            ),
+            other => return Err(unsupported(&other.join(" "))),
+        };
+        let known = [
+            env_vars::HTTP_PORT,
+            env_vars::HTTP_BIND,
+            env_vars::HELLO_TIMEOUT_MS,
+        ];
+        if let Some((name, _)) = extra.env.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+            return Err(unsupported(name));
         }
-    };
-    if let Some((name, _)) = extra
-        .env
-        .iter()
-        .find(|(k, _)| k != env_vars::HTTP_PORT && k != env_vars::HTTP_BIND)
-    {
-        return Err(unsupported(name));
+        let env = MapEnv::from_pairs(extra.env.iter().cloned());
+        Ok(Self {
+            http: spec.map(|spec| BindPlan::resolve(spec, &env)),
+            hello_timeout: hello_timeout_from_env(&env).map(Duration::from_millis),
+        })
     }
-    let env = MapEnv::from_pairs(extra.env.iter().cloned());
-    Ok(spec.map(|spec| BindPlan::resolve(spec, &env)))
 }
 
 /// An embedded broker; `None` once stopped.
@@ -146,14 +160,14 @@ impl Target for BuiltInTarget {
     }
 
     fn start(&self) -> Result<Box<dyn BrokerInstance>, TargetError> {
-        self.start_embedded(None, None)
+        self.start_embedded(None, StartPlan::default())
     }
 
     fn start_requiring_token(&self, token: &[u8]) -> Result<Box<dyn BrokerInstance>, TargetError> {
-        self.start_embedded(Some(token), None)
+        self.start_embedded(Some(token), StartPlan::default())
     }
 
     fn start_with(&self, extra: &StartOptions) -> Result<Box<dyn BrokerInstance>, TargetError> {
-        self.start_embedded(None, http_plan(extra)?)
+        self.start_embedded(None, StartPlan::of(extra)?)
     }
 }

@@ -94,23 +94,6 @@ impl PayloadProtocolRange {
     }
 }
 
-/// The name of a payload protocol the spec assigns, if any (ENV-2).
-pub fn payload_protocol_name(id: u32) -> Option<&'static str> {
-    Some(match id {
-        PAYLOAD_PROTOCOL_CONTROL => "control",
-        PAYLOAD_PROTOCOL_ADMIN => "admin",
-        PAYLOAD_PROTOCOL_IDENTITY_PROBE => "identity-probe",
-        PAYLOAD_PROTOCOL_HANDOFF => "handoff",
-        PAYLOAD_PROTOCOL_V2_SESSION => "v2-session",
-        PAYLOAD_PROTOCOL_HTTP_ENDPOINT => "http-endpoint",
-        PAYLOAD_PROTOCOL_HTTP_READY => "http-ready",
-        PAYLOAD_PROTOCOL_ZCCACHE => "zccache",
-        PAYLOAD_PROTOCOL_CLUD => "clud",
-        PAYLOAD_PROTOCOL_FBUILD => "fbuild",
-        _ => return None,
-    })
-}
-
 /// Longest `service_name` (HEL-7), also the longest instance name.
 pub const MAX_SERVICE_NAME_BYTES: usize = 64;
 /// Longest `wanted_version` (HEL-8).
@@ -219,7 +202,5 @@ mod tests {
             PayloadProtocolRange::of(0x1_0000),
             PayloadProtocolRange::OutOfRange
         );
-        assert_eq!(payload_protocol_name(0xD0FF), Some("handoff"));
-        assert_eq!(payload_protocol_name(0x1234), None);
     }
 }

@@ -14,6 +14,7 @@ mod spawn;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,9 @@ use crate::proto::v1::ServiceDefinition;
 use crate::sys::{ProcessHandle, kill, process_start_time, random_bytes, terminate, unix_now_ms};
 use crate::wire::IDENTITY_PROBE_TIMEOUT;
 use registry::Acquire;
+
+/// How long SIGKILLed backends get for their deaths to be recorded.
+const KILL_GRACE: Duration = Duration::from_millis(500);
 pub(crate) use registry::{BackendKey, LiveBackend, Registry, SlotState};
 
 /// What the Hello machine asks the launcher for: the backend of `key`,
@@ -95,6 +99,9 @@ pub(crate) struct Launcher {
     endpoints: Arc<HttpEndpoints>,
     /// Pids the broker itself is stopping (their deaths are DIED_SHUTDOWN).
     stopping: Mutex<HashSet<u32>>,
+    /// Deaths the reaper is recording: from the exit until the DIED event
+    /// is out, so a shutdown never ends between the prune and the record.
+    reaping: AtomicUsize,
     reaped: Notify,
 }
 
@@ -114,6 +121,7 @@ impl Launcher {
             metrics,
             endpoints: Arc::default(),
             stopping: Mutex::default(),
+            reaping: AtomicUsize::new(0),
             reaped: Notify::new(),
         })
     }
@@ -315,15 +323,30 @@ impl Launcher {
             let _ = terminate(backend.pid);
         }
         let until = tokio::time::Instant::now() + deadline.max(Duration::from_millis(500));
-        while !self.registry.live_backends().is_empty() {
-            if tokio::time::timeout_at(until, self.reaped.notified())
-                .await
-                .is_err()
+        if !self.wait_reaped(until).await {
+            for backend in self.registry.live_backends() {
+                let _ = kill(backend.pid);
+            }
+            self.wait_reaped(tokio::time::Instant::now() + KILL_GRACE)
+                .await;
+        }
+    }
+
+    /// Waits until no backend is left and every death has been recorded,
+    /// or `until`; returns whether that happened.
+    async fn wait_reaped(&self, until: tokio::time::Instant) -> bool {
+        loop {
+            // Registered before the check, so a reap between the check and
+            // the wait still wakes it.
+            let reaped = self.reaped.notified();
+            tokio::pin!(reaped);
+            reaped.as_mut().enable();
+            if self.registry.live_backends().is_empty() && self.reaping.load(Ordering::SeqCst) == 0
             {
-                for backend in self.registry.live_backends() {
-                    let _ = kill(backend.pid);
-                }
-                break;
+                return true;
+            }
+            if tokio::time::timeout_at(until, reaped).await.is_err() {
+                return false;
             }
         }
     }

@@ -3,6 +3,7 @@
 
 use std::process::ExitStatus;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use super::registry::LiveBackend;
 use super::{Launcher, remove_socket_file};
@@ -31,6 +32,7 @@ pub(super) async fn reap(
     mut child: tokio::process::Child,
 ) {
     let status = child.wait().await;
+    launcher.reaping.fetch_add(1, Ordering::SeqCst);
     let death = classify(launcher.is_stopping(backend.pid), &status);
     launcher.endpoints.update(|book| book.died(backend.pid));
     launcher
@@ -47,6 +49,7 @@ pub(super) async fn reap(
         pid: backend.pid,
         death,
     });
+    launcher.reaping.fetch_sub(1, Ordering::SeqCst);
     launcher.reaped.notify_waiters();
 }
 
