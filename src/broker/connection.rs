@@ -88,7 +88,7 @@ async fn perform(rooms: &Arc<Rooms>, stream: &mut Connection, action: Action<'_>
                 acquired,
             }
         }
-        Action::IssueToken(_) => Event::Token(
+        Action::IssueToken => Event::Token(
             fresh_token()
                 .inspect_err(|e| tracing::warn!(error = %e, "no handoff: cannot make a token"))
                 .ok(),

@@ -145,8 +145,8 @@ pub(crate) enum Action<'m> {
     ResolveBinary(&'m ServiceDefinition),
     /// Assign a connection id and acquire a backend for this plan.
     AcquireBackend(&'m LaunchPlan),
-    /// Make a fresh handoff token for the handoff of this connection id (HOF-1).
-    IssueToken(u64),
+    /// Make a fresh handoff token for this connection's handoff (HOF-1).
+    IssueToken,
     /// Write this one reply frame (ENV-5).
     Reply(&'m Frame),
     /// Answer this admin request, echoing this context (ADM-1…ADM-8).
@@ -313,7 +313,7 @@ impl<'p> HelloExchange<'p> {
             Stage::Definition(admitted) => Action::LoadDefinition(&admitted.hello.service_name),
             Stage::Binary(_, definition) => Action::ResolveBinary(definition),
             Stage::Backend(_, plan) => Action::AcquireBackend(plan),
-            Stage::Token(_, _, connection_id) => Action::IssueToken(*connection_id),
+            Stage::Token(..) => Action::IssueToken,
             Stage::Admin(request, ctx) => Action::Admin(request, ctx),
             Stage::Control(rpc) => Action::ControlRpc(rpc),
             Stage::Replying(frame, _) => Action::Reply(frame),

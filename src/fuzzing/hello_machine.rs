@@ -142,7 +142,7 @@ fn action_name(action: &Action<'_>) -> &'static str {
         Action::LoadDefinition(_) => "load",
         Action::ResolveBinary(_) => "binary",
         Action::AcquireBackend(_) => "acquire",
-        Action::IssueToken(_) => "token",
+        Action::IssueToken => "token",
         Action::Reply(_) => "reply",
         Action::Admin(..) => "admin",
         Action::ControlRpc(_) => "control-rpc",

@@ -53,7 +53,7 @@ async fn perform(shared: &Shared, stream: &mut Connection, action: Action<'_>) -
         // admin path; the machine never asks it to.
         Action::ResolveBinary(_)
         | Action::AcquireBackend(_)
-        | Action::IssueToken(_)
+        | Action::IssueToken
         | Action::Admin(..)
         | Action::ControlRpc(_)
         | Action::HandOff(_)
