@@ -67,6 +67,16 @@ pub fn identity_json(
     Ok(Value::Object(object).to_string())
 }
 
+/// `json` (one object) grown to exactly `len` bytes by an extra key,
+/// `padding`, which V2P-1 says a reader ignores; `None` when it is already
+/// too long for that.
+pub fn pad_identity(json: &str, len: usize) -> Option<String> {
+    const KEY: &str = r#","padding":""#;
+    let body = json.strip_suffix('}')?;
+    let filler = len.checked_sub(json.len() + KEY.len() + 1)?;
+    Some(format!("{body}{KEY}{}\"}}", "x".repeat(filler)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +89,18 @@ mod tests {
             boot_id: "b".into(),
             started_at_unix_ms: 5,
         }
+    }
+
+    #[test]
+    fn padding_reaches_the_exact_length_and_keeps_the_keys() {
+        let text = identity_json(&facts(), "/tmp/p.sock", &BTreeMap::new(), &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let padded = pad_identity(&text, 4096).unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(padded.len(), 4096);
+        let value: Value = serde_json::from_str(&padded).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(value["pid"], 42);
+        assert!(value["padding"].as_str().is_some_and(|p| p.len() > 3000));
+        assert_eq!(pad_identity(&text, 10), None);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub use command_line::split_command;
 pub use endpoint::EndpointTarget;
 pub(crate) use front_door::wait_until_bound;
 pub use front_door::{FrontDoorPlaces, Layout, SUITE_PROGRAM};
-pub use identity::{IdentityEditError, IdentityFacts, identity_json};
+pub use identity::{IdentityEditError, IdentityFacts, identity_json, pad_identity};
 pub use provision::{ProvisionError, Provisioner, private_dir};
 pub use services::ServiceSpec;
 pub use setup::{

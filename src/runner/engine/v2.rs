@@ -20,7 +20,7 @@ use crate::runner::model::{
     SignalName, SignalSpec, StartFrontDoorSpec, TcpReplySpec, TcpSendSpec,
 };
 use crate::testbed::{
-    FrontDoorPlaces, IdentityFacts, StartOptions, identity_json, wait_until_bound,
+    FrontDoorPlaces, IdentityFacts, StartOptions, identity_json, pad_identity, wait_until_bound,
 };
 
 /// How often a file the runner waits for is looked at again (nothing
@@ -78,6 +78,16 @@ impl CaseRun<'_> {
                     .map_err(|e| Failure::new(e.to_string()))?
             }
         };
+        let content = match spec.pad_to {
+            Some(len) => pad_identity(&content, len).ok_or_else(|| {
+                Failure::new(format!(
+                    "write_identity.pad_to = {len}: the file is already {} bytes \
+                     (or not one JSON object)",
+                    content.len()
+                ))
+            })?,
+            None => content,
+        };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Failure::new(format!("creating {}: {e}", dir.display())))?;
@@ -88,7 +98,11 @@ impl CaseRun<'_> {
             "-",
             "note",
             &[],
-            format!("wrote {}: {content}", path.display()),
+            format!(
+                "wrote {} ({} bytes): {content}",
+                path.display(),
+                content.len()
+            ),
         );
         self.identities.insert(spec.service.clone(), content);
         Ok(())

@@ -44,6 +44,10 @@ pub struct IdentitySpec {
     /// The file's whole content instead (malformed files).
     #[serde(default)]
     pub raw: Option<String>,
+    /// Grow the file to exactly this many bytes with an extra key,
+    /// `padding`, which V2P-1 says readers ignore.
+    #[serde(default)]
+    pub pad_to: Option<usize>,
     /// A FIFO instead of a file: opening it for reading blocks (V2H-11).
     #[serde(default)]
     pub fifo: bool,
