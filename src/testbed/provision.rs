@@ -144,6 +144,11 @@ impl Provisioner {
             "relative" => ("bin/fake-backend".to_owned(), dir.display().to_string()),
             "empty" => (String::new(), dir.display().to_string()),
             "relative-dir" => (binary.display().to_string(), "bin".to_owned()),
+            // Inside the directory, absolute, and never created (LCH-1).
+            "missing" => (
+                dir.join("missing-backend").display().to_string(),
+                dir.display().to_string(),
+            ),
             "outside" => {
                 let outside = self.root.join("outside");
                 private_dir(&outside)?;
@@ -151,7 +156,7 @@ impl Provisioner {
             }
             other => {
                 return Err(bad(format!(
-                    "binary = {other:?}: use installed, relative, empty, relative-dir or outside"
+                    "binary = {other:?}: use installed, relative, empty, relative-dir, missing or outside"
                 )));
             }
         };

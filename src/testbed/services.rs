@@ -40,8 +40,9 @@ pub struct ServiceSpec {
     #[serde(default)]
     pub name_in_file: Option<String>,
     /// `installed` (default), `relative` (a relative binary_path), `empty`
-    /// (no binary_path), `relative-dir` (a relative per_version_binary_dir)
-    /// or `outside` (a per_version_binary_dir that does not contain it).
+    /// (no binary_path), `relative-dir` (a relative per_version_binary_dir),
+    /// `missing` (a binary_path in the directory naming no file) or
+    /// `outside` (a per_version_binary_dir that does not contain it).
     #[serde(default)]
     pub binary: Option<String>,
     /// The v2 file declares `http_server` (field 10, an empty message: the

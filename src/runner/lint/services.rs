@@ -9,7 +9,14 @@ use crate::runner::model::ServiceSpec;
 use crate::runner::suite::Suite;
 use crate::wire::grammar::validate_service_name;
 
-const BINARIES: &[&str] = &["installed", "relative", "empty", "relative-dir", "outside"];
+const BINARIES: &[&str] = &[
+    "installed",
+    "relative",
+    "empty",
+    "relative-dir",
+    "missing",
+    "outside",
+];
 const FILES: &[&str] = &["v1", "v2"];
 const ISOLATIONS: &[&str] = &["private", "shared", "explicit"];
 

@@ -701,7 +701,7 @@ fn service_specs_must_use_known_values() {
     );
     assert_only(
         &problems,
-        "services.toml: fake-hang: binary \"elsewhere\" is not one of installed, relative, empty, relative-dir, outside",
+        "services.toml: fake-hang: binary \"elsewhere\" is not one of installed, relative, empty, relative-dir, missing, outside",
     );
     let problems = lint_replaced(
         "services.toml",
