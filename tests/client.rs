@@ -891,9 +891,9 @@ fn a_token_without_the_capability_bit_is_not_adopted() {
         offer.server_capabilities = 0;
         let reply = negotiated_reply(&ReplyContext::echo(request), offer);
         write_frame(&mut stream, &reply).expect("broker writes");
-        stream
-            .write_all(&framed(&handoff_event(&TOKEN, 77)))
-            .expect("broker writes");
+        // A client that does not adopt may already have closed: the event
+        // then finds no reader, which is the point.
+        let _ = stream.write_all(&framed(&handoff_event(&TOKEN, 77)));
         echo(stream);
     });
 

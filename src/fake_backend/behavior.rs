@@ -28,6 +28,10 @@ pub enum Behavior {
     LieBootId,
     /// Claims another endpoint path.
     LieEndpoint,
+    /// Re-executes itself from a byte copy beside it and claims the file it
+    /// was launched as: every claim of the probe holds, but
+    /// `/proc/<pid>/exe` is another file (PRB-5).
+    LieExe,
     /// Answers the probe, then exits with status 0.
     ExitAfterProbe,
     /// Answers the probe, then never answers a request.
@@ -72,6 +76,7 @@ impl Behavior {
         Self::LieHash,
         Self::LieBootId,
         Self::LieEndpoint,
+        Self::LieExe,
         Self::ExitAfterProbe,
         Self::Hang,
         Self::HandoffAccept,
@@ -100,6 +105,7 @@ impl Behavior {
             Self::LieHash => "lie-hash",
             Self::LieBootId => "lie-boot-id",
             Self::LieEndpoint => "lie-endpoint",
+            Self::LieExe => "lie-exe",
             Self::ExitAfterProbe => "exit-after-probe",
             Self::Hang => "hang",
             Self::HandoffAccept => "handoff-accept",
@@ -168,6 +174,7 @@ impl Behavior {
             self,
             Self::CrashAtStart
                 | Self::Flaky
+                | Self::LieExe
                 | Self::NeverBind
                 | Self::BindLate
                 | Self::ExitAfterProbe

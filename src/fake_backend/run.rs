@@ -3,6 +3,7 @@
 
 use std::io;
 use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -27,6 +28,33 @@ pub const BIND_LATE_DELAY: Duration = Duration::from_millis(2000);
 
 /// The one launch (counted from 1) of a `flaky` installation that serves.
 const FLAKY_SERVING_LAUNCH: usize = 3;
+
+/// Set by `lie-exe` for its copy: the executable the broker launched.
+const LAUNCHED_AS_VAR: &str = "FAKE_BACKEND_LAUNCHED_AS";
+
+/// `lie-exe`: copies this executable beside itself and becomes the copy
+/// (same pid, arguments, environment and inherited descriptors), telling
+/// it which file was launched. Returns only on failure.
+fn exec_from_a_copy() -> FakeBackendError {
+    use std::os::unix::process::CommandExt;
+    let io = |what| move |source| FakeBackendError::Io { what, source };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return io("finding this executable")(e),
+    };
+    let copy = exe.with_file_name(format!("fake-backend-copy-{}", std::process::id()));
+    if let Err(e) = std::fs::copy(&exe, &copy) {
+        return io("copying this executable")(e);
+    }
+    // argv[0] keeps the name that makes the program a fake backend.
+    let mut args = std::env::args_os();
+    let error = std::process::Command::new(&copy)
+        .arg0(args.next().unwrap_or_else(|| "fake-backend".into()))
+        .args(args)
+        .env(LAUNCHED_AS_VAR, &exe)
+        .exec();
+    io("executing the copy")(error)
+}
 
 /// Why a fake backend could not run.
 #[derive(Debug, thiserror::Error)]
@@ -226,7 +254,9 @@ pub fn run_process(
         },
         args: std::env::args().skip(1).collect(),
     };
+    let launched_as = std::env::var_os(LAUNCHED_AS_VAR).map(PathBuf::from);
     match behavior {
+        Behavior::LieExe if launched_as.is_none() => return Err(exec_from_a_copy()),
         Behavior::CrashAtStart => {
             recorder.record(&started("none"));
             return Ok(3);
@@ -250,8 +280,16 @@ pub fn run_process(
         ListenerSource::Inherited(_) => "inherited",
         ListenerSource::Bound => "bound",
     }));
-    let identity =
-        Arc::new(BackendIdentity::of_this_process(env).map_err(io("computing the identity"))?);
+    let identity = BackendIdentity::of_this_process(env).map_err(io("computing the identity"))?;
+    // lie-exe: the copy claims the file the broker launched.
+    let identity = Arc::new(match launched_as {
+        Some(path) if behavior == Behavior::LieExe => {
+            let mut claim = identity.daemon_process().clone();
+            claim.exe_path = path.to_string_lossy().into_owned();
+            BackendIdentity::from_process(claim)
+        }
+        _ => identity,
+    });
     let handler = Arc::new(FakeHandler::new(behavior, Arc::clone(&recorder), true));
     // LCH-6: the handoff socket is bound before the probe can be answered,
     // so a broker never offers a handoff to a socket that is not there yet.
