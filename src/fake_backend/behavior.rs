@@ -34,6 +34,8 @@ pub enum Behavior {
     LieExe,
     /// Answers the probe, then exits with status 0.
     ExitAfterProbe,
+    /// Echoes its first request, then exits with status 0 (an idle exit).
+    ExitAfterEcho,
     /// Answers the probe, then never answers a request.
     Hang,
     /// Accepts every handoff offer.
@@ -78,6 +80,7 @@ impl Behavior {
         Self::LieEndpoint,
         Self::LieExe,
         Self::ExitAfterProbe,
+        Self::ExitAfterEcho,
         Self::Hang,
         Self::HandoffAccept,
         Self::HandoffRefuse,
@@ -107,6 +110,7 @@ impl Behavior {
             Self::LieEndpoint => "lie-endpoint",
             Self::LieExe => "lie-exe",
             Self::ExitAfterProbe => "exit-after-probe",
+            Self::ExitAfterEcho => "exit-after-echo",
             Self::Hang => "hang",
             Self::HandoffAccept => "handoff-accept",
             Self::HandoffRefuse => "handoff-refuse",
@@ -178,6 +182,7 @@ impl Behavior {
                 | Self::NeverBind
                 | Self::BindLate
                 | Self::ExitAfterProbe
+                | Self::ExitAfterEcho
         )
     }
 }

@@ -95,6 +95,8 @@ pub struct FakeHandler {
     /// Exit the process after answering a probe (`exit-after-probe`); only
     /// meaningful when the fake backend is its own process.
     exit_after_probe: bool,
+    /// Exit the process after the first echo (`exit-after-echo`), likewise.
+    exit_after_echo: bool,
 }
 
 impl FakeHandler {
@@ -104,6 +106,7 @@ impl FakeHandler {
             behavior,
             recorder,
             exit_after_probe: own_process && behavior == Behavior::ExitAfterProbe,
+            exit_after_echo: own_process && behavior == Behavior::ExitAfterEcho,
         }
     }
 }
@@ -123,6 +126,10 @@ impl ConnectionHandler for FakeHandler {
             ..frame
         };
         write_frame(stream, &reply).map_err(io::Error::other)?;
+        if self.exit_after_echo {
+            // The reply is in the socket's buffer: the client still reads it.
+            std::process::exit(0);
+        }
         Ok(Flow::Continue)
     }
 
