@@ -1,17 +1,21 @@
-//! The cases that need the broker as a process of its own (`needs =
-//! ["broker-process"]`: ENV-3's descriptor exhaustion lowers its
-//! RLIMIT_NOFILE), against the reference broker run by
-//! `broker-conformance serve`. `tests/conformance.rs` embeds the broker in
-//! the test process, where those cases are skipped.
+//! The cases that need the broker as a process of its own, against the
+//! reference broker run by `broker-conformance serve`: ENV-3's descriptor
+//! exhaustion (`needs = ["broker-process"]` lowers its RLIMIT_NOFILE), and
+//! SHUTDOWN's record of the backends it stops, which only a process shows
+//! (an embedded broker's runtime outlives its SHUTDOWN and records late
+//! deaths anyway). `tests/conformance.rs` embeds the broker in the test
+//! process, where the first are skipped.
 
 fn main() -> std::process::ExitCode {
     let cli = env!("CARGO_BIN_EXE_broker-conformance");
     broker_conformance::harness::Harness::command(format!(
         "'{cli}' serve --socket {{socket}} --service-def-dir {{service_def_dir}} \
-         --stop-backends-on-exit"
+         --event-log {{event_log}} --stop-backends-on-exit"
     ))
     .label("reference (process)")
+    .reference(true)
     .filter("env.fd-pressure")
+    .filter("evt.shutdown-stopped-backend-recorded")
     .cli(cli)
     .run_libtest()
 }

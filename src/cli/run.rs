@@ -98,6 +98,10 @@ pub struct RunArgs {
     /// Read the suite from this directory [default: ./conformance, else the embedded copy].
     #[arg(long, value_name = "DIR")]
     suite: Option<PathBuf>,
+    /// The --broker-cmd starts this crate's reference broker (`broker-conformance serve`): REF
+    /// cases count as MUST for it, as for the built-in one, instead of as `info`.
+    #[arg(long)]
+    reference: bool,
     /// Keep the runner's scratch directory (installations, broker logs) and print where.
     #[arg(long)]
     keep: bool,
@@ -176,6 +180,7 @@ pub fn run(args: RunArgs) -> u8 {
         fake_backend: fake_backend_path(args.fake_backend.as_deref()),
         kind: args.kind.map(KindArg::kind),
         cli: std::env::current_exe().unwrap_or_else(|_| PathBuf::from(CLI_NAME)),
+        is_reference: args.reference,
     };
     let testbed = match Testbed::set_up(&what, &suite.services, &options) {
         Ok(testbed) => testbed,

@@ -54,7 +54,8 @@ pub struct ServeArgs {
     #[arg(long)]
     instance: Option<String>,
     /// Stop launched backends when the broker exits (by default they outlive it, as upstream's do).
-    #[arg(long)]
+    /// Saying it twice is saying it once.
+    #[arg(long, overrides_with = "stop_backends_on_exit")]
     stop_backends_on_exit: bool,
     /// Serve the HTTP status surface: `dynamic`, 0 or a port (V2W-2); its
     /// address goes to `<socket>.http_port` (V2W-14).

@@ -173,6 +173,7 @@ fn start(args: &StressArgs, what: &BrokerUnderTest, deadline: Duration) -> Resul
         fake_backend: args.fake_backend.clone().unwrap_or_else(|| exe.clone()),
         kind: None,
         cli: exe,
+        is_reference: built_in,
     };
     let services = fault_services();
     let testbed = Testbed::set_up(&what, &services, &options).map_err(|e| e.to_string())?;

@@ -99,6 +99,7 @@ pub struct Harness {
     kind: Option<TargetKind>,
     filters: Vec<String>,
     fail_fast: Option<bool>,
+    is_reference: bool,
 }
 
 impl Harness {
@@ -115,6 +116,7 @@ impl Harness {
             kind: None,
             filters: Vec::new(),
             fail_fast: None,
+            is_reference: false,
         }
     }
 
@@ -150,6 +152,13 @@ impl Harness {
     /// The Hello deadline of the brokers under test (FRM-9).
     pub fn hello_timeout(mut self, timeout: Duration) -> Self {
         self.hello_timeout = Some(timeout);
+        self
+    }
+
+    /// The command starts this crate's reference broker (`broker-conformance
+    /// serve`): its REF cases count as MUST, as they do for the built-in one.
+    pub fn reference(mut self, on: bool) -> Self {
+        self.is_reference = on;
         self
     }
 
@@ -242,6 +251,7 @@ impl Harness {
                 fake_backend: self.fake_backend.unwrap_or_else(|| exe.clone()),
                 kind: self.kind,
                 cli: self.cli.unwrap_or(exe),
+                is_reference: self.is_reference,
             },
             what: self.what,
             filters: self.filters,

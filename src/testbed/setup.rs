@@ -122,6 +122,10 @@ pub struct TestbedOptions {
     /// run as another uid start it (`hello`) from a directory that uid can
     /// enter, whatever the modes of the directories it is installed in.
     pub cli: PathBuf,
+    /// A command or endpoint target is this crate's reference broker
+    /// (`broker-conformance serve`), so REF cases bind it as they bind the
+    /// built-in one; the built-in broker always is.
+    pub is_reference: bool,
 }
 
 /// The name the CLI answers to (see [`TestbedOptions::cli`]).
@@ -196,7 +200,7 @@ impl Testbed {
             definitions: &definitions,
             hello_timeout,
             kind,
-            is_reference: *what == BrokerUnderTest::BuiltIn,
+            is_reference: options.is_reference || *what == BrokerUnderTest::BuiltIn,
         };
         let target: Arc<dyn Target> = match what {
             BrokerUnderTest::BuiltIn if kind == TargetKind::FrontDoor => {
