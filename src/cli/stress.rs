@@ -183,7 +183,6 @@ fn start(args: &StressArgs, what: &BrokerUnderTest, deadline: Duration) -> Resul
     if built_in {
         info.kind = "built-in".into();
         info.command = None;
-        info.is_reference = true;
     }
     Ok(Started {
         instance,

@@ -116,17 +116,8 @@ impl Recorder {
     /// recording is off).
     pub fn earlier_processes(&self) -> usize {
         let Some(dir) = &self.dir else { return 0 };
-        let own = format!("{}.jsonl", std::process::id());
-        fs::read_dir(dir).map_or(0, |entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter(|e| {
-                    let name = e.file_name();
-                    let name = name.to_string_lossy();
-                    name.ends_with(".jsonl") && name != own
-                })
-                .count()
-        })
+        let own = std::process::id();
+        record_files(dir).map_or(0, |files| files.filter(|(pid, _)| *pid != own).count())
     }
 
     /// Appends one record; failures are ignored (recording is best effort).
@@ -149,23 +140,25 @@ pub fn records_dir_for(executable: &Path) -> PathBuf {
         .join("fake-backend-records")
 }
 
+/// The record files in `dir` (`<pid>.jsonl`, one per process), with their
+/// pids; none when the directory does not exist yet.
+fn record_files(dir: &Path) -> io::Result<impl Iterator<Item = (u32, PathBuf)>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => Some(entries),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e),
+    };
+    Ok(entries.into_iter().flatten().filter_map(|entry| {
+        let path = entry.ok()?.path();
+        let pid = path.file_stem()?.to_str()?.parse::<u32>().ok()?;
+        Some((pid, path))
+    }))
+}
+
 /// Every record in `dir`, by pid.
 pub fn read_records(dir: &Path) -> io::Result<Vec<(u32, Vec<Record>)>> {
     let mut all = Vec::new();
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(all),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let path = entry?.path();
-        let Some(pid) = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
+    for (pid, path) in record_files(dir)? {
         let records = BufReader::new(File::open(&path)?)
             .lines()
             .map_while(Result::ok)

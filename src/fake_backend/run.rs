@@ -35,17 +35,12 @@ const LAUNCHED_AS_VAR: &str = "FAKE_BACKEND_LAUNCHED_AS";
 /// `lie-exe`: copies this executable beside itself and becomes the copy
 /// (same pid, arguments, environment and inherited descriptors), telling
 /// it which file was launched. Returns only on failure.
-fn exec_from_a_copy() -> FakeBackendError {
+fn exec_from_a_copy() -> Result<std::convert::Infallible, FakeBackendError> {
     use std::os::unix::process::CommandExt;
     let io = |what| move |source| FakeBackendError::Io { what, source };
-    let exe = match std::env::current_exe() {
-        Ok(exe) => exe,
-        Err(e) => return io("finding this executable")(e),
-    };
+    let exe = std::env::current_exe().map_err(io("finding this executable"))?;
     let copy = exe.with_file_name(format!("fake-backend-copy-{}", std::process::id()));
-    if let Err(e) = std::fs::copy(&exe, &copy) {
-        return io("copying this executable")(e);
-    }
+    std::fs::copy(&exe, &copy).map_err(io("copying this executable"))?;
     // argv[0] keeps the name that makes the program a fake backend.
     let mut args = std::env::args_os();
     let error = std::process::Command::new(&copy)
@@ -53,7 +48,7 @@ fn exec_from_a_copy() -> FakeBackendError {
         .args(args)
         .env(LAUNCHED_AS_VAR, &exe)
         .exec();
-    io("executing the copy")(error)
+    Err(io("executing the copy")(error))
 }
 
 /// Why a fake backend could not run.
@@ -92,11 +87,9 @@ pub fn claimed_identity(behavior: Behavior, truth: &DaemonProcess) -> DaemonProc
 pub struct FakeHandler {
     behavior: Behavior,
     recorder: Arc<Recorder>,
-    /// Exit the process after answering a probe (`exit-after-probe`); only
-    /// meaningful when the fake backend is its own process.
-    exit_after_probe: bool,
-    /// Exit the process after the first echo (`exit-after-echo`), likewise.
-    exit_after_echo: bool,
+    /// The fake backend is its own process, so `exit-after-probe` and
+    /// `exit-after-echo` may end it.
+    own_process: bool,
 }
 
 impl FakeHandler {
@@ -105,8 +98,7 @@ impl FakeHandler {
         Self {
             behavior,
             recorder,
-            exit_after_probe: own_process && behavior == Behavior::ExitAfterProbe,
-            exit_after_echo: own_process && behavior == Behavior::ExitAfterEcho,
+            own_process,
         }
     }
 }
@@ -126,7 +118,7 @@ impl ConnectionHandler for FakeHandler {
             ..frame
         };
         write_frame(stream, &reply).map_err(io::Error::other)?;
-        if self.exit_after_echo {
+        if self.own_process && self.behavior == Behavior::ExitAfterEcho {
             // The reply is in the socket's buffer: the client still reads it.
             std::process::exit(0);
         }
@@ -146,7 +138,7 @@ impl ConnectionHandler for FakeHandler {
     }
 
     fn after_probe(&self) -> Flow {
-        if self.exit_after_probe {
+        if self.own_process && self.behavior == Behavior::ExitAfterProbe {
             std::process::exit(0);
         }
         Flow::Continue
@@ -262,16 +254,19 @@ pub fn run_process(
         args: std::env::args().skip(1).collect(),
     };
     let launched_as = std::env::var_os(LAUNCHED_AS_VAR).map(PathBuf::from);
+    if behavior == Behavior::LieExe && launched_as.is_none() {
+        match exec_from_a_copy()? {}
+    }
+    let crashes = match behavior {
+        Behavior::CrashAtStart => true,
+        Behavior::Flaky => recorder.earlier_processes() + 1 != FLAKY_SERVING_LAUNCH,
+        _ => false,
+    };
+    if crashes {
+        recorder.record(&started("none"));
+        return Ok(3);
+    }
     match behavior {
-        Behavior::LieExe if launched_as.is_none() => return Err(exec_from_a_copy()),
-        Behavior::CrashAtStart => {
-            recorder.record(&started("none"));
-            return Ok(3);
-        }
-        Behavior::Flaky if recorder.earlier_processes() != FLAKY_SERVING_LAUNCH - 1 => {
-            recorder.record(&started("none"));
-            return Ok(3);
-        }
         Behavior::NeverBind => {
             recorder.record(&started("none"));
             loop {

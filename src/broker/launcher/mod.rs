@@ -38,10 +38,10 @@ use crate::proto::v1::ServiceDefinition;
 use crate::sys::{ProcessHandle, kill, process_start_time, random_bytes, terminate, unix_now_ms};
 use crate::wire::IDENTITY_PROBE_TIMEOUT;
 use registry::Acquire;
+pub(crate) use registry::{BackendKey, LiveBackend, Registry, SlotState};
 
 /// How long SIGKILLed backends get for their deaths to be recorded.
 const KILL_GRACE: Duration = Duration::from_millis(500);
-pub(crate) use registry::{BackendKey, LiveBackend, Registry, SlotState};
 
 /// What the Hello machine asks the launcher for: the backend of `key`,
 /// launched from `binary` if none is up.
