@@ -1,17 +1,28 @@
 //! The backend side of the identity probe (PRB-1, PRB-2).
 
 use std::io::Write;
+use std::time::Duration;
 
 use crate::proto::v1::{DaemonProcess, Frame, FrameKind};
 use crate::wire::frames::probe_response;
-use crate::wire::framing::{FramingError, blocking::write_frame};
-use crate::wire::{IDENTITY_PROBE_NONCE_LEN, PAYLOAD_PROTOCOL_IDENTITY_PROBE, check_envelope};
+use crate::wire::framing::{FramingError, blocking::write_frame, encode_frame};
+use crate::wire::{
+    FRAME_HEADER_LEN, IDENTITY_PROBE_NONCE_LEN, PAYLOAD_PROTOCOL_IDENTITY_PROBE, check_envelope,
+};
 
 /// What to do with a probe request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProbeAnswer {
     /// Reply with this identity.
     Reply(DaemonProcess),
+    /// Reply with this identity in three writes `pause` apart (see
+    /// [`answer_probe_in_pieces`]).
+    ReplyInPieces {
+        /// The identity to reply with.
+        identity: DaemonProcess,
+        /// The pause before the second and the third write.
+        pause: Duration,
+    },
     /// Read it and say nothing.
     Ignore,
     /// Close the connection.
@@ -32,4 +43,27 @@ pub fn answer_probe(
     identity: &DaemonProcess,
 ) -> Result<(), FramingError> {
     write_frame(stream, &probe_response(request, identity))
+}
+
+/// Answers like [`answer_probe`], but writes the reply frame in three
+/// pieces, `pause` apart: the header, then the body in two halves. A frame
+/// on a stream may arrive across any number of reads (FRM-1); this is how a
+/// broker sees one that does.
+pub fn answer_probe_in_pieces(
+    stream: &mut impl Write,
+    request: &Frame,
+    identity: &DaemonProcess,
+    pause: Duration,
+) -> Result<(), FramingError> {
+    let bytes = encode_frame(&probe_response(request, identity))?;
+    let (header, body) = bytes.split_at(FRAME_HEADER_LEN);
+    let (first_half, second_half) = body.split_at(body.len() / 2);
+    stream.write_all(header)?;
+    stream.flush()?;
+    for piece in [first_half, second_half] {
+        std::thread::sleep(pause);
+        stream.write_all(piece)?;
+        stream.flush()?;
+    }
+    Ok(())
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 
 use super::identity::BackendIdentity;
-use super::probe::{ProbeAnswer, answer_probe, is_probe_request};
+use super::probe::{ProbeAnswer, answer_probe, answer_probe_in_pieces, is_probe_request};
 use crate::proto::v1::{Frame, FrameKind};
 use crate::wire::MAX_FRAME_BYTES;
 use crate::wire::framing::blocking::{read_frame, write_frame};
@@ -169,6 +169,11 @@ pub fn serve_connection(
             match handler.on_probe(&frame, identity) {
                 ProbeAnswer::Reply(process) => {
                     answer_probe(&mut stream, &frame, &process).map_err(io::Error::other)?;
+                    handler.after_probe()
+                }
+                ProbeAnswer::ReplyInPieces { identity, pause } => {
+                    answer_probe_in_pieces(&mut stream, &frame, &identity, pause)
+                        .map_err(io::Error::other)?;
                     handler.after_probe()
                 }
                 ProbeAnswer::Ignore => Flow::Continue,

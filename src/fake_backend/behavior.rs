@@ -32,12 +32,18 @@ pub enum Behavior {
     /// was launched as: every claim of the probe holds, but
     /// `/proc/<pid>/exe` is another file (PRB-5).
     LieExe,
+    /// Writes its probe reply in three pieces 30 ms apart: the header, then
+    /// the body in halves (a frame read across reads, FRM-1).
+    ProbeInPieces,
     /// Answers the probe, then exits with status 0.
     ExitAfterProbe,
     /// Echoes its first request, then exits with status 0 (an idle exit).
     ExitAfterEcho,
     /// Answers the probe, then never answers a request.
     Hang,
+    /// Echoes, and records every SIGTERM without exiting: only SIGKILL
+    /// stops it.
+    IgnoreTerm,
     /// Accepts every handoff offer.
     HandoffAccept,
     /// Declines every handoff offer.
@@ -79,9 +85,11 @@ impl Behavior {
         Self::LieBootId,
         Self::LieEndpoint,
         Self::LieExe,
+        Self::ProbeInPieces,
         Self::ExitAfterProbe,
         Self::ExitAfterEcho,
         Self::Hang,
+        Self::IgnoreTerm,
         Self::HandoffAccept,
         Self::HandoffRefuse,
         Self::HandoffWrongToken,
@@ -109,9 +117,11 @@ impl Behavior {
             Self::LieBootId => "lie-boot-id",
             Self::LieEndpoint => "lie-endpoint",
             Self::LieExe => "lie-exe",
+            Self::ProbeInPieces => "probe-in-pieces",
             Self::ExitAfterProbe => "exit-after-probe",
             Self::ExitAfterEcho => "exit-after-echo",
             Self::Hang => "hang",
+            Self::IgnoreTerm => "ignore-term",
             Self::HandoffAccept => "handoff-accept",
             Self::HandoffRefuse => "handoff-refuse",
             Self::HandoffWrongToken => "handoff-wrong-token",
@@ -183,6 +193,7 @@ impl Behavior {
                 | Self::BindLate
                 | Self::ExitAfterProbe
                 | Self::ExitAfterEcho
+                | Self::IgnoreTerm
         )
     }
 }

@@ -82,6 +82,8 @@ pub enum Record {
         /// Whether it accepted.
         accepted: bool,
     },
+    /// A SIGTERM arrived (`ignore-term` records it and goes on).
+    Sigterm,
 }
 
 /// Appends records for one process.

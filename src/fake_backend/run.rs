@@ -134,7 +134,14 @@ impl ConnectionHandler for FakeHandler {
             request_id_from_nonce: prefix
                 .is_some_and(|p| u64::from_le_bytes(p) == request.request_id),
         });
-        ProbeAnswer::Reply(claimed_identity(self.behavior, identity.daemon_process()))
+        let claimed = claimed_identity(self.behavior, identity.daemon_process());
+        if self.behavior == Behavior::ProbeInPieces {
+            return ProbeAnswer::ReplyInPieces {
+                identity: claimed,
+                pause: PROBE_PIECE_PAUSE,
+            };
+        }
+        ProbeAnswer::Reply(claimed)
     }
 
     fn after_probe(&self) -> Flow {
@@ -144,6 +151,11 @@ impl ConnectionHandler for FakeHandler {
         Flow::Continue
     }
 }
+
+/// The pause between the pieces of `probe-in-pieces`' reply: long enough
+/// that a broker reads them apart, short enough that both pauses stay far
+/// inside the 500 ms probe bound (PRB-4).
+const PROBE_PIECE_PAUSE: Duration = Duration::from_millis(30);
 
 /// How long `handoff-late` waits before acking: past the broker's 5 s bound.
 pub const HANDOFF_LATE_DELAY: Duration = Duration::from_secs(6);
@@ -229,6 +241,30 @@ impl HandoffPolicy for FakeHandoffPolicy {
     }
 }
 
+/// `ignore-term`: from its return on, a SIGTERM no longer ends this
+/// process; a thread records each one instead (taken over before the
+/// listener exists, so before any broker can know the backend).
+fn record_sigterms(recorder: Arc<Recorder>) -> io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut terms = {
+        let _context = runtime.enter();
+        signal(SignalKind::terminate())?
+    };
+    thread::Builder::new()
+        .name("fake-backend-sigterm".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                while terms.recv().await.is_some() {
+                    recorder.record(&Record::Sigterm);
+                }
+            });
+        })?;
+    Ok(())
+}
+
 /// Runs a fake backend in this process per the launch contract; returns
 /// the process exit code for behaviours that end on their own.
 /// `announce` is called with the socket path once it accepts connections.
@@ -265,6 +301,12 @@ pub fn run_process(
     if crashes {
         recorder.record(&started("none"));
         return Ok(3);
+    }
+    if behavior == Behavior::IgnoreTerm {
+        record_sigterms(Arc::clone(&recorder)).map_err(|source| FakeBackendError::Io {
+            what: "taking over SIGTERM",
+            source,
+        })?;
     }
     match behavior {
         Behavior::NeverBind => {

@@ -1,7 +1,8 @@
 //! Judging what the fake backends of one service recorded against
 //! `expect_records`: how many started, were offered a handoff or probed,
-//! their listener and environment (LCH-2, LCH-3), the first offer, the
-//! first identity probe (PRB-1) and the first BackendHttpReady report (V2K-7).
+//! their listener and environment (LCH-2, LCH-3), the SIGTERMs they got,
+//! the first offer, the first identity probe (PRB-1) and the first
+//! BackendHttpReady report (V2K-7).
 
 use std::collections::BTreeMap;
 
@@ -22,6 +23,7 @@ pub(crate) fn judge_records(
     let mut offers = Vec::new();
     let mut probes = Vec::new();
     let mut reports = Vec::new();
+    let mut sigterms = 0;
     for (_, records) in by_process {
         let serves_version = records.iter().any(|r| {
             matches!(r, Record::Started { version, .. }
@@ -36,6 +38,7 @@ pub(crate) fn judge_records(
                 Record::HandoffOffer { .. } => offers.push(record),
                 Record::Probe { .. } => probes.push(record),
                 Record::HttpReport { .. } => reports.push(record),
+                Record::Sigterm => sigterms += 1,
                 _ => {}
             }
         }
@@ -57,6 +60,7 @@ pub(crate) fn judge_records(
             Binding::RefOnly,
         ),
         ("identity probes", &spec.probes, probes.len(), Binding::Must),
+        ("SIGTERMs received", &spec.sigterms, sigterms, Binding::Must),
         (
             "BackendHttpReady reports",
             &spec.http_reports,

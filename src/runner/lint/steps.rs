@@ -352,6 +352,7 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
             ("offers", &records.offers),
             ("ref_offers", &records.ref_offers),
             ("probes", &records.probes),
+            ("sigterms", &records.sigterms),
             ("http_reports", &records.http_reports),
         ];
         for (name, value) in singles {

@@ -525,6 +525,9 @@ pub struct RecordsSpec {
     /// Checks on the first probe.
     #[serde(default)]
     pub probe: BTreeMap<ProbeField, Matcher>,
+    /// SIGTERMs the backend received (`ignore-term` records them).
+    #[serde(default)]
+    pub sigterms: Option<Matcher>,
     /// BackendHttpReady reports the backend made (V2K-7).
     #[serde(default)]
     pub http_reports: Option<Matcher>,
