@@ -1,6 +1,7 @@
 //! Judging the broker's lifecycle event log against `expect_event_log`:
 //! the chain verifies (EVT-3), no record is too long (EVT-1), the kinds
-//! that must appear (EVT-2), the record count and the head hash.
+//! that must appear (EVT-2), records of a kind with given `extra` entries,
+//! the record count and the head hash.
 
 use super::Judgement;
 use crate::events::{LogRecord, LogVerdict};
@@ -46,6 +47,28 @@ pub(crate) fn judge_event_log(
     }
     for kind in spec.absent_kinds.iter().filter(|k| present(k)) {
         out.problems.push(format!("a {kind} record is in the log"));
+    }
+    for pattern in &spec.records {
+        let matches = |r: &&LogRecord| {
+            EventKind::try_from(r.event.kind).is_ok_and(|k| k.as_str_name() == pattern.kind)
+                && pattern
+                    .extra
+                    .iter()
+                    .all(|(key, value)| r.event.extra.get(key) == Some(value))
+        };
+        if !records.iter().any(|r| matches(&r)) {
+            let extra: Vec<String> = pattern
+                .extra
+                .iter()
+                .map(|(k, v)| format!(" {k}={v}"))
+                .collect();
+            let with = if extra.is_empty() { "" } else { " with" };
+            out.problems.push(format!(
+                "no {} record{with}{} in the log",
+                pattern.kind,
+                extra.join(",")
+            ));
+        }
     }
     if let Some(min) = spec.min_records
         && (records.len() as u64) < min

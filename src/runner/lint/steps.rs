@@ -168,11 +168,12 @@ impl<'a, 'o, 's> StepLint<'a, 'o, 's> {
             }
             Step::ExpectEventLog(log) => {
                 self.eventually("expect_event_log", log.eventually, log.within_ms, at);
-                for kind in log.kinds.iter().chain(&log.absent_kinds) {
+                let patterns = log.records.iter().map(|r| &r.kind);
+                for kind in log.kinds.iter().chain(&log.absent_kinds).chain(patterns) {
                     if crate::proto::v1::EventKind::from_str_name(kind).is_none() {
                         self.add(
                             at,
-                            format!("expect_event_log.kinds: {kind:?} is no EventKind value"),
+                            format!("expect_event_log: {kind:?} is no EventKind value"),
                         );
                     }
                 }

@@ -787,6 +787,10 @@ pub struct EventLogSpec {
     /// Event kinds that must not appear at all.
     #[serde(default)]
     pub absent_kinds: Vec<String>,
+    /// Records that must each appear: a kind and `extra` entries the record
+    /// carries (`{ kind = "RESOURCE_PRESSURE", extra = { fd_pressure = "false" } }`).
+    #[serde(default)]
+    pub records: Vec<RecordPattern>,
     /// At least this many records.
     #[serde(default)]
     pub min_records: Option<u64>,
@@ -801,6 +805,17 @@ pub struct EventLogSpec {
     /// Bound on an `eventually` wait (default 10 s).
     #[serde(default)]
     pub within_ms: Option<u64>,
+}
+
+/// One record `expect_event_log.records` looks for.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPattern {
+    /// The event kind (`RESOURCE_PRESSURE`, …).
+    pub kind: String,
+    /// Entries of the record's `extra` map, each with this exact value.
+    #[serde(default)]
+    pub extra: BTreeMap<String, String>,
 }
 
 /// `expect_socket_modes`.

@@ -109,3 +109,53 @@ fn a_head_that_differs_from_the_capture_shows_both() {
         )]
     );
 }
+
+#[test]
+fn a_record_pattern_needs_its_kind_and_every_extra_entry() {
+    let mut pressure = record(2, EventKind::ResourcePressure, 60);
+    pressure
+        .event
+        .extra
+        .insert("fd_pressure".into(), "true".into());
+    let records = [log(), vec![pressure]].concat();
+    let judge =
+        |text: &str| judge_event_log(&spec(text), &records, None, &Captures::default()).problems;
+    assert_eq!(
+        judge(r#"records = [{ kind = "RESOURCE_PRESSURE", extra = { fd_pressure = "true" } }]"#),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        judge(r#"records = [{ kind = "SPAWN" }]"#),
+        Vec::<String>::new(),
+        "no extra: the kind alone"
+    );
+    assert_eq!(
+        judge(r#"records = [{ kind = "RESOURCE_PRESSURE", extra = { fd_pressure = "false" } }]"#),
+        ["no RESOURCE_PRESSURE record with fd_pressure=false in the log"]
+    );
+    assert_eq!(
+        judge(r#"records = [{ kind = "SPAWN", extra = { fd_pressure = "true" } }]"#),
+        ["no SPAWN record with fd_pressure=true in the log"],
+        "the entry must be on a record of that kind"
+    );
+}
+
+#[test]
+fn a_missing_record_pattern_names_its_kind_and_entries() {
+    assert_eq!(
+        problems(
+            r#"records = [{ kind = "SUPERSEDE" }]"#,
+            None,
+            &Captures::default()
+        ),
+        ["no SUPERSEDE record in the log"]
+    );
+    assert_eq!(
+        problems(
+            r#"records = [{ kind = "SPAWN", extra = { a = "1", b = "2" } }]"#,
+            None,
+            &Captures::default()
+        ),
+        ["no SPAWN record with a=1, b=2 in the log"]
+    );
+}
