@@ -29,5 +29,7 @@ pub use handoff::{
 pub use identity::BackendIdentity;
 pub use launch_env::{LaunchEnv, LaunchEnvError};
 pub use listener::{BackendListener, ListenerSource};
-pub use probe::{ProbeAnswer, answer_probe, answer_probe_in_pieces, is_probe_request};
+pub use probe::{
+    ProbeAnswer, answer_probe, answer_probe_cut, answer_probe_in_pieces, is_probe_request,
+};
 pub use serve::{ConnectionHandler, EchoHandler, Flow, serve, serve_connection, serve_until};

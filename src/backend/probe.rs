@@ -23,6 +23,9 @@ pub enum ProbeAnswer {
         /// The pause before the second and the third write.
         pause: Duration,
     },
+    /// Write the reply's header and the first half of its body, then
+    /// close the connection: a reply cut short (FRM-8).
+    ReplyCut(DaemonProcess),
     /// Read it and say nothing.
     Ignore,
     /// Close the connection.
@@ -43,6 +46,20 @@ pub fn answer_probe(
     identity: &DaemonProcess,
 ) -> Result<(), FramingError> {
     write_frame(stream, &probe_response(request, identity))
+}
+
+/// Writes the header of the reply [`answer_probe`] would send and the first
+/// half of its body, and no more: the caller closes the connection then.
+pub fn answer_probe_cut(
+    stream: &mut impl Write,
+    request: &Frame,
+    identity: &DaemonProcess,
+) -> Result<(), FramingError> {
+    let bytes = encode_frame(&probe_response(request, identity))?;
+    let cut = FRAME_HEADER_LEN + (bytes.len() - FRAME_HEADER_LEN) / 2;
+    stream.write_all(&bytes[..cut])?;
+    stream.flush()?;
+    Ok(())
 }
 
 /// Answers like [`answer_probe`], but writes the reply frame in three

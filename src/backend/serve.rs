@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 
 use super::identity::BackendIdentity;
-use super::probe::{ProbeAnswer, answer_probe, answer_probe_in_pieces, is_probe_request};
+use super::probe::{
+    ProbeAnswer, answer_probe, answer_probe_cut, answer_probe_in_pieces, is_probe_request,
+};
 use crate::proto::v1::{Frame, FrameKind};
 use crate::wire::MAX_FRAME_BYTES;
 use crate::wire::framing::blocking::{read_frame, write_frame};
@@ -175,6 +177,10 @@ pub fn serve_connection(
                     answer_probe_in_pieces(&mut stream, &frame, &identity, pause)
                         .map_err(io::Error::other)?;
                     handler.after_probe()
+                }
+                ProbeAnswer::ReplyCut(process) => {
+                    answer_probe_cut(&mut stream, &frame, &process).map_err(io::Error::other)?;
+                    Flow::Close
                 }
                 ProbeAnswer::Ignore => Flow::Continue,
                 ProbeAnswer::Close => Flow::Close,

@@ -35,6 +35,9 @@ pub enum Behavior {
     /// Writes its probe reply in three pieces 30 ms apart: the header, then
     /// the body in halves (a frame read across reads, FRM-1).
     ProbeInPieces,
+    /// Writes the probe reply's header and half its body, then closes the
+    /// connection (a reply cut short, FRM-8).
+    ProbeCut,
     /// Answers the probe, then exits with status 0.
     ExitAfterProbe,
     /// Echoes its first request, then exits with status 0 (an idle exit).
@@ -86,6 +89,7 @@ impl Behavior {
         Self::LieEndpoint,
         Self::LieExe,
         Self::ProbeInPieces,
+        Self::ProbeCut,
         Self::ExitAfterProbe,
         Self::ExitAfterEcho,
         Self::Hang,
@@ -118,6 +122,7 @@ impl Behavior {
             Self::LieEndpoint => "lie-endpoint",
             Self::LieExe => "lie-exe",
             Self::ProbeInPieces => "probe-in-pieces",
+            Self::ProbeCut => "probe-cut",
             Self::ExitAfterProbe => "exit-after-probe",
             Self::ExitAfterEcho => "exit-after-echo",
             Self::Hang => "hang",

@@ -135,13 +135,14 @@ impl ConnectionHandler for FakeHandler {
                 .is_some_and(|p| u64::from_le_bytes(p) == request.request_id),
         });
         let claimed = claimed_identity(self.behavior, identity.daemon_process());
-        if self.behavior == Behavior::ProbeInPieces {
-            return ProbeAnswer::ReplyInPieces {
+        match self.behavior {
+            Behavior::ProbeInPieces => ProbeAnswer::ReplyInPieces {
                 identity: claimed,
                 pause: PROBE_PIECE_PAUSE,
-            };
+            },
+            Behavior::ProbeCut => ProbeAnswer::ReplyCut(claimed),
+            _ => ProbeAnswer::Reply(claimed),
         }
-        ProbeAnswer::Reply(claimed)
     }
 
     fn after_probe(&self) -> Flow {
