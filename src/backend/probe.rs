@@ -48,6 +48,17 @@ pub fn answer_probe(
     write_frame(stream, &probe_response(request, identity))
 }
 
+/// The reply [`answer_probe`] writes, encoded, with the two places that
+/// split it into the header and the two halves of the body.
+fn reply_and_splits(
+    request: &Frame,
+    identity: &DaemonProcess,
+) -> Result<(Vec<u8>, [usize; 2]), FramingError> {
+    let bytes = encode_frame(&probe_response(request, identity))?;
+    let middle = FRAME_HEADER_LEN + (bytes.len() - FRAME_HEADER_LEN) / 2;
+    Ok((bytes, [FRAME_HEADER_LEN, middle]))
+}
+
 /// Writes the header of the reply [`answer_probe`] would send and the first
 /// half of its body, and no more: the caller closes the connection then.
 pub fn answer_probe_cut(
@@ -55,9 +66,8 @@ pub fn answer_probe_cut(
     request: &Frame,
     identity: &DaemonProcess,
 ) -> Result<(), FramingError> {
-    let bytes = encode_frame(&probe_response(request, identity))?;
-    let cut = FRAME_HEADER_LEN + (bytes.len() - FRAME_HEADER_LEN) / 2;
-    stream.write_all(&bytes[..cut])?;
+    let (bytes, [_, middle]) = reply_and_splits(request, identity)?;
+    stream.write_all(&bytes[..middle])?;
     stream.flush()?;
     Ok(())
 }
@@ -72,13 +82,16 @@ pub fn answer_probe_in_pieces(
     identity: &DaemonProcess,
     pause: Duration,
 ) -> Result<(), FramingError> {
-    let bytes = encode_frame(&probe_response(request, identity))?;
-    let (header, body) = bytes.split_at(FRAME_HEADER_LEN);
-    let (first_half, second_half) = body.split_at(body.len() / 2);
-    stream.write_all(header)?;
-    stream.flush()?;
-    for piece in [first_half, second_half] {
-        std::thread::sleep(pause);
+    let (bytes, [header_end, middle]) = reply_and_splits(request, identity)?;
+    let pieces = [
+        &bytes[..header_end],
+        &bytes[header_end..middle],
+        &bytes[middle..],
+    ];
+    for (i, piece) in pieces.into_iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(pause);
+        }
         stream.write_all(piece)?;
         stream.flush()?;
     }

@@ -303,12 +303,7 @@ pub fn run_process(
         recorder.record(&started("none"));
         return Ok(3);
     }
-    if behavior == Behavior::IgnoreTerm {
-        record_sigterms(Arc::clone(&recorder)).map_err(|source| FakeBackendError::Io {
-            what: "taking over SIGTERM",
-            source,
-        })?;
-    }
+    let io = |what| move |source| FakeBackendError::Io { what, source };
     match behavior {
         Behavior::NeverBind => {
             recorder.record(&started("none"));
@@ -317,9 +312,11 @@ pub fn run_process(
             }
         }
         Behavior::BindLate => thread::sleep(BIND_LATE_DELAY),
+        Behavior::IgnoreTerm => {
+            record_sigterms(Arc::clone(&recorder)).map_err(io("taking over SIGTERM"))?;
+        }
         _ => {}
     }
-    let io = |what| move |source| FakeBackendError::Io { what, source };
     let listener = BackendListener::adopt_or_bind(env).map_err(io("getting the listener"))?;
     recorder.record(&started(match listener.source {
         ListenerSource::Inherited(_) => "inherited",

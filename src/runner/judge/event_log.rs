@@ -37,11 +37,7 @@ pub(crate) fn judge_event_log(
             big.index, big.len
         ));
     }
-    let present = |kind: &str| {
-        records
-            .iter()
-            .any(|r| EventKind::try_from(r.event.kind).is_ok_and(|k| k.as_str_name() == kind))
-    };
+    let present = |kind: &str| records.iter().any(|r| is_kind(r, kind));
     for kind in spec.kinds.iter().filter(|k| !present(k)) {
         out.problems.push(format!("no {kind} record in the log"));
     }
@@ -49,25 +45,26 @@ pub(crate) fn judge_event_log(
         out.problems.push(format!("a {kind} record is in the log"));
     }
     for pattern in &spec.records {
-        let matches = |r: &&LogRecord| {
-            EventKind::try_from(r.event.kind).is_ok_and(|k| k.as_str_name() == pattern.kind)
+        let matches = |r: &LogRecord| {
+            is_kind(r, &pattern.kind)
                 && pattern
                     .extra
                     .iter()
-                    .all(|(key, value)| r.event.extra.get(key) == Some(value))
+                    .all(|(k, v)| r.event.extra.get(k) == Some(v))
         };
-        if !records.iter().any(|r| matches(&r)) {
-            let extra: Vec<String> = pattern
+        if !records.iter().any(matches) {
+            let entries: Vec<String> = pattern
                 .extra
                 .iter()
-                .map(|(k, v)| format!(" {k}={v}"))
+                .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            let with = if extra.is_empty() { "" } else { " with" };
-            out.problems.push(format!(
-                "no {} record{with}{} in the log",
-                pattern.kind,
-                extra.join(",")
-            ));
+            let with = if entries.is_empty() {
+                String::new()
+            } else {
+                format!(" with {}", entries.join(", "))
+            };
+            out.problems
+                .push(format!("no {} record{with} in the log", pattern.kind));
         }
     }
     if let Some(min) = spec.min_records
@@ -88,6 +85,11 @@ pub(crate) fn judge_event_log(
         }
     }
     out
+}
+
+/// True when `record` is of the kind named `kind` (`SPAWN`, …).
+fn is_kind(record: &LogRecord, kind: &str) -> bool {
+    EventKind::try_from(record.event.kind).is_ok_and(|k| k.as_str_name() == kind)
 }
 
 #[cfg(test)]
